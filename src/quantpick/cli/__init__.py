@@ -1,0 +1,1 @@
+"""The command line: flags in, renderers out. Logic lives in the core modules."""

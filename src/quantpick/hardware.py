@@ -1,0 +1,147 @@
+"""The machine a recommendation is for: memory figures with where each came from.
+
+Built by the probe (quantpick.probe), read back from a saved `probe --json` file, and adjusted by
+--vram/--ram/--backend. Pure data; the probe does the I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from quantpick.errors import UsageError
+from quantpick.sizes import GiB
+
+BACKENDS = ("cuda", "rocm", "metal", "vulkan", "cpu")
+
+
+@dataclass
+class Gpu:
+    vendor: str  # nvidia, amd, intel, apple, override
+    name: str
+    total_bytes: int | None
+    free_bytes: int | None
+    budget_bytes: int | None  # what the GPU may hold for a model; None = unknown (unified: system RAM)
+    source: str
+    index: int | None = None
+    uuid: str | None = None
+    reserved_bytes: int | None = None
+    shared_with_ram_bytes: int = 0  # part of the budget that is system RAM too (APU GTT, Apple, GB10)
+    unified: bool = False
+    compute_capability: str | None = None
+    bandwidth_gbps: float | None = None
+    driver_version: str | None = None
+    mig: bool = False
+
+
+@dataclass
+class Ram:
+    total_bytes: int
+    available_bytes: int
+    source: str
+    host_total_bytes: int | None = None
+    cgroup_limit_bytes: int | None = None
+
+
+@dataclass
+class Cpu:
+    model: str | None = None
+    arch: str | None = None
+    physical_cores: int | None = None
+    logical_cores: int | None = None
+    flags: dict[str, bool] = field(default_factory=dict)
+
+    def has(self, flag: str) -> bool:
+        return bool(self.flags.get(flag))
+
+
+@dataclass
+class Hardware:
+    ram: Ram
+    gpus: list[Gpu]
+    cpu: Cpu
+    backend: str
+    backend_source: str = "probe"
+    warnings: list[str] = field(default_factory=list)
+    source: str = "probe"
+
+    def to_dict(self) -> dict:
+        return {
+            "ram": asdict(self.ram),
+            "gpus": [asdict(g) for g in self.gpus],
+            "cpu": asdict(self.cpu),
+            "backend": self.backend,
+            "backend_source": self.backend_source,
+            "warnings": list(self.warnings),
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, *, source: str) -> Hardware:
+        def build(kind, raw):
+            if not isinstance(raw, dict):
+                raise TypeError(f"{kind.__name__.lower()} is not an object")
+            return kind(**{k: v for k, v in raw.items() if k in kind.__dataclass_fields__})
+
+        return cls(
+            ram=build(Ram, data["ram"]),
+            gpus=[build(Gpu, g) for g in data.get("gpus") or []],
+            cpu=build(Cpu, data.get("cpu") or {}),
+            backend=data.get("backend") or "cpu",
+            backend_source="file",
+            warnings=list(data.get("warnings") or []),
+            source=source,
+        )
+
+    def usable_ram_bytes(self) -> int:
+        """System RAM a model may use: total (cgroup-clamped) minus what the OS and other programs keep."""
+        return max(self.ram.total_bytes - os_reserve_bytes(self.ram.total_bytes), 0)
+
+
+def os_reserve_bytes(total: int) -> int:
+    """RAM left to the OS and the desktop: 10% of total, at least 1 GiB, at most 4 GiB."""
+    return int(min(max(total * 0.10, 1 * GiB), 4 * GiB))
+
+
+def load_hardware_file(path: str) -> Hardware:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read hardware file {path}: {exc.strerror or exc}",
+                         hint="save one with: quantpick probe --json > hw.json", code="hardware_file") from None  # fmt: skip
+    except ValueError as exc:
+        raise UsageError(f"hardware file {path} is not JSON: {exc}",
+                         hint="save one with: quantpick probe --json > hw.json", code="hardware_file") from None  # fmt: skip
+    if not isinstance(data, dict) or data.get("schema_version") != 1 or "ram" not in data:
+        raise UsageError(f"hardware file {path} is not a quantpick probe file (schema_version 1 with 'ram')",
+                         hint="save one with: quantpick probe --json > hw.json", code="hardware_file")  # fmt: skip
+    try:
+        return Hardware.from_dict(data, source=str(path))
+    except (TypeError, KeyError, ValueError) as exc:
+        raise UsageError(f"hardware file {path} is malformed: {exc}", code="hardware_file") from None
+
+
+def apply_overrides(hw: Hardware, *, vram: int | None = None, ram: int | None = None,
+                    backend: str | None = None) -> Hardware:  # fmt: skip
+    """Replace single figures: --vram (0 = no GPU), --ram, --backend."""
+    gpus, notes = hw.gpus, list(hw.warnings)
+    new_backend, backend_source = hw.backend, hw.backend_source
+    if vram is not None:
+        if vram == 0:
+            gpus = []
+            new_backend, backend_source = "cpu", "--vram 0"
+        else:
+            gpus = [Gpu("override", "GPU (--vram)", vram, vram, vram, "--vram")]
+            if hw.backend == "cpu":
+                new_backend, backend_source = "cuda", "assumed for --vram (set --backend to change)"
+    new_ram = hw.ram
+    if ram is not None:
+        new_ram = Ram(ram, ram, "--ram")
+    if backend is not None:
+        if backend not in BACKENDS:
+            raise UsageError(f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
+        new_backend, backend_source = backend, "--backend"
+        if backend == "cpu":
+            gpus = []
+    return replace(hw, gpus=gpus, ram=new_ram, backend=new_backend, backend_source=backend_source, warnings=notes)

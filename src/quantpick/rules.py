@@ -1,0 +1,451 @@
+"""The rules: which quant to take for this machine, with a reason for every verdict.
+
+One pure function, `recommend`, of (hardware, parsed repo, model shape, catalog, options). No I/O, no
+environment, no clock. The README's "The rules" section describes the same steps in words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from quantpick.catalog import Catalog, QuantType
+from quantpick.errors import NoFitError, UsageError
+from quantpick.gguf import ModelShape
+from quantpick.hardware import Hardware
+from quantpick.memory import (
+    CELL_PADDING,
+    Reserve,
+    estimate_reserve,
+    kv_cache_bytes,
+    max_context_within,
+    overhead_bytes,
+)
+from quantpick.naming import ParsedRepo, QuantGroup
+from quantpick.sizes import format_size
+
+MODES = ("auto", "speed", "quality")
+PREFERENCES = ("auto", "k", "i", "any")
+IQUANT_BACKENDS = ("cuda", "rocm")  # cuBLAS/rocBLAS: I-quants give more quality per byte below Q4
+
+
+@dataclass(frozen=True)
+class Options:
+    mode: str = "auto"
+    ctx: int = 8192
+    reserve_bytes: int | None = None
+    prefer: str = "auto"
+    quant: str | None = None  # an explicit choice; floats only this way
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise UsageError(f"unknown mode {self.mode!r}", hint=f"use one of: {', '.join(MODES)}")
+        if self.prefer not in PREFERENCES:
+            raise UsageError(f"unknown preference {self.prefer!r}", hint=f"use one of: {', '.join(PREFERENCES)}")
+        if self.ctx < 1:
+            raise UsageError(f"--ctx must be a positive number of tokens, got {self.ctx}")
+
+
+@dataclass(frozen=True)
+class Budget:
+    speed_bytes: int  # GPU memory for weights + reserve (no GPU: usable RAM)
+    quality_bytes: int  # GPU memory + usable system RAM, counted once
+    usable_ram_bytes: int
+    has_gpu: bool
+    explanation: list[str]
+
+    def to_dict(self) -> dict:
+        return {
+            "speed_bytes": self.speed_bytes,
+            "quality_bytes": self.quality_bytes,
+            "usable_ram_bytes": self.usable_ram_bytes,
+            "has_gpu": self.has_gpu,
+            "explanation": list(self.explanation),
+        }
+
+
+@dataclass
+class Candidate:
+    """One quant of the repo (or one catalog type at an estimated size) and its verdict."""
+
+    label: str
+    quant: QuantType | None
+    size_bytes: int
+    files: list[str] = field(default_factory=list)
+    eligible: bool = True
+    fits_speed: bool = False
+    fits_quality: bool = False
+    placement: str | None = None  # gpu, gpu+cpu, cpu; None when too large
+    gpu_layers: int | None = None
+    loss: float | None = None
+    loss_source: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def fits(self) -> bool:
+        return self.placement is not None
+
+    @property
+    def verdict(self) -> str:
+        if not self.eligible:
+            return "excluded"
+        return {"gpu": "fits GPU", "gpu+cpu": "fits GPU+CPU", "cpu": "fits RAM"}.get(self.placement, "too large")
+
+    def to_dict(self) -> dict:
+        return {
+            "quant": self.label,
+            "family": self.quant.family if self.quant else None,
+            "size_bytes": self.size_bytes,
+            "files": list(self.files),
+            "eligible": self.eligible,
+            "fits": self.fits,
+            "placement": self.placement,
+            "verdict": self.verdict,
+            "gpu_layers": self.gpu_layers,
+            "quality_loss": self.loss,
+            "quality_source": self.loss_source,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass
+class Recommendation:
+    budget: Budget
+    reserve: Reserve
+    mode: str  # the budget the pick was made in: speed or quality
+    pick: Candidate | None
+    candidates: list[Candidate]
+    runners_up: list[Candidate]
+    notes: list[str]
+
+
+# --- budgets ------------------------------------------------------------------------------------------
+
+
+def compute_budget(hw: Hardware) -> Budget:
+    usable_ram = hw.usable_ram_bytes()
+    lines = [
+        f"usable RAM {format_size(usable_ram)} = {format_size(hw.ram.total_bytes)} ({hw.ram.source})"
+        f" - {format_size(hw.ram.total_bytes - usable_ram)} kept for the OS"
+    ]
+    gpu_total, shared = 0, 0
+    for gpu in hw.gpus:
+        budget = gpu.budget_bytes
+        if budget is None and gpu.unified:
+            budget = usable_ram
+            shared_part = usable_ram
+            lines.append(f"{gpu.name}: unified memory, uses system RAM ({format_size(budget)})")
+        else:
+            budget = budget or 0
+            shared_part = min(gpu.shared_with_ram_bytes or 0, budget)
+            lines.append(f"{gpu.name}: {format_size(budget)} for the model ({gpu.source})")
+        gpu_total += budget
+        shared += shared_part
+    shared = min(shared, usable_ram)
+    if not hw.gpus:
+        lines.append("no GPU: both budgets are RAM")
+        return Budget(usable_ram, usable_ram, usable_ram, False, lines)
+    quality = max(gpu_total + usable_ram - shared, gpu_total)
+    lines.append(f"speed budget {format_size(gpu_total)} (GPU memory)")
+    if shared:
+        lines.append(f"quality budget {format_size(quality)} (GPU + RAM, {format_size(shared)} shared counted once)")
+    else:
+        lines.append(f"quality budget {format_size(quality)} (GPU + usable RAM)")
+    return Budget(gpu_total, quality, usable_ram, True, lines)
+
+
+# --- the rules ----------------------------------------------------------------------------------------
+
+
+def _rank_key(candidate: Candidate):
+    # Lower measured loss first; an uploader variant (_L, _XL, UD-) just above its base; then the smaller file.
+    is_variant = bool(candidate.quant and candidate.quant.is_variant)
+    return (candidate.loss, 0 if is_variant else 1, candidate.size_bytes)
+
+
+def _best(candidates: list[Candidate]) -> Candidate | None:
+    return min(candidates, key=_rank_key) if candidates else None
+
+
+def _choose(pool: list[Candidate], prefer: str, backend: str) -> tuple[Candidate | None, str | None]:
+    """Apply the K-vs-I rule to candidates that fit one budget. Returns (pick, why)."""
+    if prefer == "k":
+        return _best([c for c in pool if not c.quant.is_iquant]), "--prefer k: K-quants and legacy types only"
+    if prefer == "i":
+        return _best([c for c in pool if c.quant.is_iquant]), "--prefer i: I-quants only"
+    if prefer == "any":
+        return _best(pool), "--prefer any: every family ranked by quality"
+    k_pool = [c for c in pool if not c.quant.is_iquant]
+    best_k = _best(k_pool)
+    if backend in IQUANT_BACKENDS:
+        if best_k is None or best_k.quant.level < 4:
+            pick = _best(pool)
+            if pick is not None and pick.quant.is_iquant:
+                below = "no K-quant fits" if best_k is None else f"the best K-quant that fits ({best_k.label}) is below Q4"
+                return pick, f"{below}; on {backend} I-quants give more quality for their size"
+            return pick, None
+        return best_k, f"K-quant: on {backend} I-quants compete only below Q4"
+    if best_k is not None:
+        return best_k, f"K-quant: I-quants run slower than K-quants on {backend}"
+    pick = _best(pool)
+    if pick is not None:
+        return pick, f"no K-quant fits; this I-quant runs slower than a K-quant would on {backend}"
+    return None, None
+
+
+def evaluate(candidates: list[Candidate], hw: Hardware, budget: Budget, reserve: Reserve,
+             shape: ModelShape | None, catalog: Catalog) -> None:  # fmt: skip
+    """Fill in each candidate's fit, placement and reasons (in place)."""
+    for cand in candidates:
+        quant = cand.quant
+        if quant is not None and cand.loss is None:
+            figure = catalog.rank_figure(quant)
+            cand.loss, cand.loss_source = figure.loss, f"{figure.scale} {figure.loss:g} ({figure.source})"
+        need = cand.size_bytes + reserve.total_bytes
+        no_gpu_kernel = budget.has_gpu and quant is not None and hw.backend in quant.gpu_missing
+        if no_gpu_kernel:
+            cand.fits_speed, cand.fits_quality = False, need <= budget.usable_ram_bytes
+        else:
+            cand.fits_speed = budget.has_gpu and need <= budget.speed_bytes
+            cand.fits_quality = need <= budget.quality_bytes
+        arithmetic = f"{format_size(cand.size_bytes)} + reserve {format_size(reserve.total_bytes)} = {format_size(need)}"
+        if not budget.has_gpu:
+            cand.placement = "cpu" if cand.fits_quality else None
+            verdict = "fits RAM" if cand.fits_quality else "too large for RAM"
+            cand.reasons.append(f"{arithmetic} vs RAM {format_size(budget.speed_bytes)}: {verdict}")
+        elif cand.fits_speed:
+            cand.placement = "gpu"
+            cand.reasons.append(f"{arithmetic} <= GPU {format_size(budget.speed_bytes)}: fits GPU")
+        elif cand.fits_quality:
+            cand.placement = "cpu" if no_gpu_kernel else "gpu+cpu"
+            cand.reasons.append(
+                f"{arithmetic} > GPU {format_size(budget.speed_bytes)}, <= GPU+RAM {format_size(budget.quality_bytes)}"
+            )
+        else:
+            cand.placement = None
+            cand.reasons.append(f"{arithmetic} > GPU+RAM {format_size(budget.quality_bytes)}: too large")
+        if no_gpu_kernel:
+            cand.reasons.append(f"no {hw.backend} kernel for {quant.name}: runs on the CPU")
+        cand.gpu_layers = _gpu_layers(cand, budget, reserve, shape)
+
+
+def _gpu_layers(cand: Candidate, budget: Budget, reserve: Reserve, shape: ModelShape | None) -> int | None:
+    if cand.placement in (None, "cpu") or not budget.has_gpu:
+        return 0 if cand.placement == "cpu" else None
+    if shape is None:
+        return None if cand.placement == "gpu+cpu" else 99
+    layers = shape.block_count
+    if cand.placement == "gpu":
+        return layers + 1  # every repeating layer plus the output layer
+    kv_per_layer = (reserve.kv_cache_bytes or 0) / layers
+    per_layer = cand.size_bytes / (layers + 1) + kv_per_layer
+    room = budget.speed_bytes - (reserve.overhead_bytes or reserve.total_bytes)
+    return max(0, min(layers, int(room // per_layer))) if per_layer > 0 else 0
+
+
+def recommend(hw: Hardware, parsed: ParsedRepo, shape: ModelShape | None, catalog: Catalog,
+              options: Options, *, repo: str | None = None) -> Recommendation:  # fmt: skip
+    """Pick the quant of `parsed` for `hw`; raise NoFitError (exit 3) when nothing fits."""
+    reserve = estimate_reserve(shape, options.ctx, options.reserve_bytes)
+    budget = compute_budget(hw)
+    candidates = [_candidate_from_group(group) for group in parsed.quants]
+    for cand, group in zip(candidates, parsed.quants):
+        _check_eligible(cand, group, explicit=options.quant)
+    evaluate(candidates, hw, budget, reserve, shape, catalog)
+    notes: list[str] = []
+    if reserve.source == "default":
+        notes.append("the model header could not be read: reserve is 2 GiB, the top of the model cards' band")
+
+    if options.quant is not None:
+        chosen = next((c for c, g in zip(candidates, parsed.quants) if _label_matches(g, options.quant)), None)
+        if chosen is None:
+            have = ", ".join(g.label for g in parsed.quants) or "none"
+            raise UsageError(f"{repo or 'the repo'} has no quant {options.quant!r}", hint=f"available: {have}",
+                             code="quant_not_found")  # fmt: skip
+        mode = "speed" if chosen.placement == "gpu" else "quality"
+        if chosen.placement is None:
+            raise _no_fit([chosen], budget, reserve, shape, options, hw)
+        chosen.reasons.insert(0, "chosen with --quant")
+        _add_pick_notes(chosen, hw, parsed, shape, notes)
+        return Recommendation(budget, reserve, mode, chosen, candidates, [], notes)
+
+    eligible = [c for c in candidates if c.eligible]
+    speed_pool = [c for c in eligible if c.fits_speed] if budget.has_gpu else [c for c in eligible if c.fits_quality]
+    quality_pool = [c for c in eligible if c.fits_quality]
+    if options.mode == "quality":
+        (pick, why), mode = _choose(quality_pool, options.prefer, hw.backend), "quality"
+    else:
+        (pick, why), mode = _choose(speed_pool, options.prefer, hw.backend), "speed"
+        if pick is None and options.mode == "auto":
+            (pick, why), mode = _choose(quality_pool, options.prefer, hw.backend), "quality"
+            if pick is not None and budget.has_gpu:
+                notes.append("nothing fits in GPU memory alone: picked within GPU + RAM (the model is split)")
+    if pick is None:
+        pool = eligible or candidates
+        if options.prefer in ("k", "i"):
+            wanted = [c for c in pool if (c.quant is not None and c.quant.is_iquant) == (options.prefer == "i")]
+            pool = wanted or pool
+        raise _no_fit(pool, budget, reserve, shape, options, hw, mode=mode)
+    budget_name = "GPU" if mode == "speed" and budget.has_gpu else ("GPU+RAM" if budget.has_gpu else "RAM")
+    pick.reasons.insert(0, f"best quality that fits {budget_name}: {pick.loss_source}")
+    if why:
+        pick.reasons.insert(1, why)
+    if pick.quant.is_variant:
+        pick.reasons.append(pick.quant.description or f"variant of {pick.quant.base}")
+    pool = speed_pool if mode == "speed" else quality_pool
+    runners = sorted((c for c in pool if c is not pick), key=_rank_key)[:3]
+    _add_pick_notes(pick, hw, parsed, shape, notes)
+    return Recommendation(budget, reserve, mode, pick, candidates, runners, notes)
+
+
+def _label_matches(group: QuantGroup, wanted: str) -> bool:
+    wanted = wanted.upper()
+    names = {group.label.upper()}
+    if group.quant is not None:
+        names.update(a.upper() for a in group.quant.aliases)
+    return wanted in names
+
+
+def _candidate_from_group(group: QuantGroup) -> Candidate:
+    return Candidate(group.label, group.quant, group.size_bytes, [f.path for f in group.files])
+
+
+def _check_eligible(cand: Candidate, group: QuantGroup, *, explicit: str | None) -> None:
+    quant = group.quant
+    chosen = explicit is not None and _label_matches(group, explicit)
+    problems = []
+    if quant is None:
+        problems.append("unknown quant type: not in the catalog, not ranked")
+    elif not quant.loadable:
+        problems.append(f"{quant.name} was removed from llama.cpp: current builds cannot load it")
+    elif quant.is_float and not chosen:
+        problems.append("full precision: never picked automatically (Q8_0 is practically lossless at half the size)")
+    if not group.complete:
+        problems.append(f"incomplete split set: {len(group.files)} of {group.shard_total} files in the repo")
+    if group.split_style == "concat" and not chosen:
+        problems.append("old-style split: the parts must be concatenated (cat) before llama.cpp can load them")
+    if problems:
+        cand.eligible = chosen and quant is not None and quant.loadable and group.complete
+        cand.reasons.extend(problems)
+
+
+def _add_pick_notes(pick: Candidate, hw: Hardware, parsed: ParsedRepo, shape: ModelShape | None,
+                    notes: list[str]) -> None:  # fmt: skip
+    if pick.placement == "gpu+cpu":
+        if pick.gpu_layers is not None:
+            pick.reasons.append(f"offload {pick.gpu_layers} of {shape.block_count} layers to the GPU (-ngl)")
+        else:
+            pick.reasons.append("layer count unknown: let llama.cpp fit the layers (--fit on) or try -ngl by hand")
+        if shape is not None and shape.is_moe:
+            pick.reasons.append(
+                f"MoE model ({shape.expert_count} experts): keep expert tensors on the CPU "
+                "(--n-cpu-moe N or -ot exps=CPU) so attention and the KV cache stay on the GPU"
+            )
+    if pick.placement == "cpu" and pick.quant is not None and pick.quant.level == 4:
+        repack_flags = hw.cpu.has("avx2") or hw.cpu.has("neon") or hw.cpu.has("asimd")
+        present = [q for q in ("Q4_0", "IQ4_NL") if parsed.find(q) is not None]
+        if repack_flags and present:
+            notes.append(
+                f"{' and '.join(present)} in this repo are repacked online on this CPU (AVX2/ARM): "
+                "faster prompt processing at similar size"
+            )
+    if pick.placement in ("cpu", "gpu+cpu") and hw.ram.available_bytes:
+        ram_part = pick.size_bytes if pick.placement == "cpu" else 0
+        if ram_part > hw.ram.available_bytes:
+            notes.append(f"only {format_size(hw.ram.available_bytes)} of RAM is free right now: close programs first")
+
+
+def _no_fit(pool: list[Candidate], budget: Budget, reserve: Reserve, shape: ModelShape | None, options: Options,
+            hw: Hardware, mode: str = "auto") -> NoFitError:  # fmt: skip
+    if not pool:
+        return NoFitError("the repo has no quant quantpick can recommend", code="no_candidates",
+                          hint="see `quantpick list REPO` for what it holds")  # fmt: skip
+    smallest = min(pool, key=lambda c: c.size_bytes)
+    limit = budget.speed_bytes if mode == "speed" else budget.quality_bytes
+    where = "GPU memory" if mode == "speed" and budget.has_gpu else ("GPU + RAM" if budget.has_gpu else "RAM")
+    need = smallest.size_bytes + reserve.total_bytes
+    message = (f"nothing fits: the smallest quant, {smallest.label}, needs {format_size(need)} "
+               f"({format_size(smallest.size_bytes)} + reserve {format_size(reserve.total_bytes)}), "
+               f"{where} holds {format_size(limit)}")  # fmt: skip
+    hints = []
+    if shape is not None and reserve.source == "estimate":
+        room = limit - smallest.size_bytes - overhead_bytes(shape)
+        ctx = max_context_within(shape, room, options.ctx) if room > 0 else 0
+        if ctx >= CELL_PADDING and ctx < options.ctx:
+            hints.append(f"--ctx {ctx} would fit (KV {format_size(kv_cache_bytes(shape, ctx))})")
+    hints.append(f"{format_size(need - limit)} more memory would fit it")
+    if mode == "speed":
+        hints.append("--mode quality splits the model between GPU and RAM")
+    details = {"smallest": smallest.label, "need_bytes": need, "budget_bytes": limit, "mode": mode}
+    return NoFitError(message, hint="; ".join(hints), details=details)
+
+
+# --- without a repo: common model sizes, sizes estimated from the catalog's bpw ---------------------------
+
+# Typical dense shapes per size class (Llama-3.2-1B/3B, Llama-3-8B, Qwen2.5-14B/32B, Llama-3-70B), used
+# for the KV cache when no header is at hand.
+REFERENCE_SHAPES = {
+    1.0: ModelShape("llama", 16, 2048, 131072, 32, 8, 64, 64, vocab_size=128256),
+    3.0: ModelShape("llama", 28, 3072, 131072, 24, 8, 128, 128, vocab_size=128256),
+    8.0: ModelShape("llama", 32, 4096, 8192, 32, 8, 128, 128, vocab_size=128256),
+    14.0: ModelShape("qwen2", 48, 5120, 32768, 40, 8, 128, 128, vocab_size=152064),
+    32.0: ModelShape("qwen2", 64, 5120, 32768, 40, 8, 128, 128, vocab_size=152064),
+    70.0: ModelShape("llama", 80, 8192, 8192, 64, 8, 128, 128, vocab_size=128256),
+}
+COMMON_SIZES = (1.0, 3.0, 8.0, 14.0, 32.0, 70.0)
+
+
+@dataclass
+class SizePlan:
+    params_billions: float
+    reference_shape: str
+    reserve: Reserve
+    speed: Candidate | None
+    quality: Candidate | None
+
+    def to_dict(self) -> dict:
+        def row(cand: Candidate | None):
+            if cand is None:
+                return None
+            return {"quant": cand.label, "est_size_bytes": cand.size_bytes, "placement": cand.placement,
+                    "reasons": list(cand.reasons)}  # fmt: skip
+
+        return {
+            "params_billions": self.params_billions,
+            "reference_shape": self.reference_shape,
+            "reserve_bytes": self.reserve.total_bytes,
+            "speed": row(self.speed),
+            "quality": row(self.quality),
+        }
+
+
+def reference_shape(params_billions: float) -> tuple[float, ModelShape]:
+    larger = [size for size in REFERENCE_SHAPES if size >= params_billions]
+    size = min(larger) if larger else max(REFERENCE_SHAPES)
+    return size, REFERENCE_SHAPES[size]
+
+
+def plan_without_repo(hw: Hardware, catalog: Catalog, options: Options,
+                      sizes: tuple[float, ...] = COMMON_SIZES) -> tuple[Budget, list[SizePlan]]:  # fmt: skip
+    """For each model size, the best quant type that fits each budget (sizes estimated from bpw)."""
+    budget = compute_budget(hw)
+    types = [q for q in catalog.types.values() if q.loadable and not q.is_variant and not q.is_float
+             and q.family in ("k", "legacy", "i") and (q.bpw_effective or q.bpw_nominal)]  # fmt: skip
+    plans = []
+    for params in sizes:
+        ref_size, shape = reference_shape(params)
+        reserve = estimate_reserve(shape, options.ctx, options.reserve_bytes)
+        candidates = []
+        for quant in types:
+            bpw = quant.bpw_effective or quant.bpw_nominal
+            size = int(params * 1e9 * bpw / 8)
+            cand = Candidate(quant.name, quant, size)
+            cand.reasons.append(f"~{bpw:g} bpw x {params:g}B parameters ({quant.bpw_source})")
+            candidates.append(cand)
+        evaluate(candidates, hw, budget, reserve, shape, catalog)
+        if budget.has_gpu:
+            speed, _ = _choose([c for c in candidates if c.fits_speed], options.prefer, hw.backend)
+        else:
+            speed = None
+        quality, _ = _choose([c for c in candidates if c.fits_quality], options.prefer, hw.backend)
+        plans.append(SizePlan(params, f"{ref_size:g}B reference", reserve, speed, quality))
+    return budget, plans

@@ -1,0 +1,49 @@
+"""Byte sizes: parsing what people type and printing what people read."""
+
+from __future__ import annotations
+
+import re
+
+from quantpick.errors import UsageError
+
+GiB = 1024**3
+MiB = 1024**2
+
+_UNITS = {
+    "": GiB,  # a bare number means GiB: nobody has 24-byte GPUs
+    "b": 1,
+    "k": 1024, "kib": 1024, "kb": 1000,
+    "m": MiB, "mib": MiB, "mb": 1000**2,
+    "g": GiB, "gib": GiB, "gb": 1000**3,
+    "t": 1024**4, "tib": 1024**4, "tb": 1000**4,
+}  # fmt: skip
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_size(text: str) -> int:
+    """'24GiB', '24GB', '24000MiB', '1.5T', '12' (GiB) -> bytes. Single letters are binary (K, M, G, T)."""
+    match = _SIZE_RE.match(str(text))
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _UNITS:
+        raise UsageError(
+            f"invalid size {text!r}",
+            hint="use a number with a unit, e.g. 24GiB, 24GB, 24000MiB or 1.5T (a bare number means GiB)",
+            code="invalid_size",
+        )
+    return int(round(float(match.group(1)) * _UNITS[unit]))
+
+
+def format_size(num_bytes: int | float | None) -> str:
+    """Human size with its binary unit, e.g. '4.58 GiB'."""
+    if num_bytes is None:
+        return "unknown"
+    value = float(num_bytes)
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value < 1024:
+        return f"{sign}{int(value)} B"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{sign}{value:.2f} {unit}"
