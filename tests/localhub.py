@@ -26,16 +26,22 @@ class FakeRepo:
     gated: bool = False
     private: bool = False
     tokens: set[str] = field(default_factory=set)
+    _sha256: dict[str, str] = field(default_factory=dict, repr=False)
+    _blob_id: dict[str, str] = field(default_factory=dict, repr=False)
 
     def lfs(self, path: str) -> bool:
         return path.endswith(".gguf") or ".gguf." in path or len(self.files[path]) > 1024 * 1024
 
     def sha256(self, path: str) -> str:
-        return hashlib.sha256(self.files[path]).hexdigest()
+        if path not in self._sha256:
+            self._sha256[path] = hashlib.sha256(self.files[path]).hexdigest()
+        return self._sha256[path]
 
     def blob_id(self, path: str) -> str:
-        data = self.files[path]
-        return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        if path not in self._blob_id:
+            data = self.files[path]
+            self._blob_id[path] = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        return self._blob_id[path]
 
 
 @dataclass
@@ -61,7 +67,7 @@ class LocalHub:
         self.release = threading.Event()
         self.corrupt: set[str] = set()  # paths served with one byte flipped
         self.hang_api = False  # accept model-info requests and never answer them
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self.server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -77,7 +83,7 @@ class LocalHub:
 
     def add_repo(self, repo_id: str, files: dict[str, bytes], *, gated: bool = False, private: bool = False,
                  tokens: set[str] | None = None, refs: dict[str, str] | None = None) -> FakeRepo:  # fmt: skip
-        commit = hashlib.sha1(repo_id.encode() + b"".join(sorted(files))).hexdigest()
+        commit = hashlib.sha1((repo_id + "\0".join(sorted(files))).encode()).hexdigest()
         repo = FakeRepo(repo_id, dict(files), commit, refs or {}, gated, private, tokens or set())
         repo.refs.setdefault("main", commit)
         self.repos[repo_id] = repo
@@ -93,6 +99,11 @@ class LocalHub:
     def reset_counts(self) -> None:
         with self.lock:
             self.requests.clear()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):  # clients that hang up early are normal here
+        pass
 
 
 _MODEL = re.compile(r"^/api/models/([^/]+/[^/]+?)(?:/revision/(.+))?$")

@@ -6,12 +6,10 @@ import typer
 
 from quantpick.cli.options import JsonOpt
 
-EPILOG = """Examples:
-
+EPILOG = """\b
+Examples:
   quantpick catalog
-
   quantpick catalog --json | jq '.quants[] | select(.family=="i") | .name'
-
   QUANTPICK_CATALOG=my_catalog.yaml quantpick catalog
 """
 

@@ -6,12 +6,10 @@ import typer
 
 from quantpick.cli.options import JsonOpt, RepoArg, RevisionOpt
 
-EPILOG = """Examples:
-
+EPILOG = """\b
+Examples:
   quantpick list bartowski/Qwen_Qwen3-8B-GGUF
-
   quantpick list unsloth/gemma-3-27b-it-GGUF --revision main --json
-
   HF_HUB_OFFLINE=1 quantpick list bartowski/Qwen_Qwen3-8B-GGUF   # the listing saved last time
 """
 

@@ -6,12 +6,10 @@ import typer
 
 from quantpick.cli.options import JsonOpt
 
-EPILOG = """Examples:
-
+EPILOG = """\b
+Examples:
   quantpick probe
-
   quantpick probe --json > hw.json            # then: quantpick recommend REPO --hardware hw.json
-
   CUDA_VISIBLE_DEVICES=1 quantpick probe      # only the GPUs llama.cpp will see
 """
 

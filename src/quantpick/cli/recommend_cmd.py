@@ -18,16 +18,12 @@ from quantpick.cli.options import (
     VramOpt,
 )
 
-EPILOG = """Examples:
-
+EPILOG = """\b
+Examples:
   quantpick recommend                                        # best quant per model size, offline
-
   quantpick recommend --params 12B --vram 12GiB
-
   quantpick recommend bartowski/Qwen_Qwen3-8B-GGUF
-
   quantpick recommend bartowski/Qwen_Qwen3-8B-GGUF --ctx 32768 --mode quality
-
   quantpick recommend unsloth/Qwen3-30B-A3B-GGUF --hardware laptop.json --json
 """
 

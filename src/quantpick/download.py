@@ -1,0 +1,335 @@
+"""The downloader: the files of one quant, pinned to a commit, verified by sha256, resumable across processes.
+
+huggingface_hub supplies the session, URLs, auth headers and error types; the transfer itself is ours
+because the library restarts a partial file from zero in a new process and never checks sha256.
+Files land in the Hugging Face cache layout (blobs + snapshots symlinks) or under --local-dir.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from quantpick import __version__
+from quantpick.errors import DownloadError, HubError, Interrupted, UsageError
+from quantpick.naming import RepoFile
+from quantpick.sizes import MiB, format_size
+
+CHUNK = 1 * MiB
+RETRIES = 3
+BACKOFF_SECONDS = (0.5, 1.0, 2.0)
+HASH_BLOCK = 8 * MiB
+
+
+@dataclass
+class FilePlan:
+    repo_path: str
+    path: Path  # final location (a snapshot symlink in the cache, a real file under --local-dir)
+    blob: Path  # where the bytes live (same as path under --local-dir)
+    size_bytes: int
+    sha256: str | None
+    status: str = "missing"  # present, partial, missing -> after the run: present, downloaded, resumed
+    part_bytes: int = 0
+
+    @property
+    def part(self) -> Path:
+        return self.blob.with_name(self.blob.name + ".part")
+
+    def to_dict(self) -> dict:
+        return {"repo_path": self.repo_path, "path": str(self.path), "size_bytes": self.size_bytes,
+                "sha256": self.sha256, "status": self.status, "part_bytes": self.part_bytes}  # fmt: skip
+
+
+@dataclass
+class DownloadPlan:
+    repo: str
+    revision: str
+    requested_revision: str | None
+    destination: Path
+    layout: str  # "cache" or "local-dir"
+    files: list[FilePlan]
+    model_path: Path
+    free_bytes: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def bytes_to_fetch(self) -> int:
+        return sum(f.size_bytes - f.part_bytes for f in self.files if f.status != "present")
+
+    @property
+    def margin_bytes(self) -> int:
+        return 16 * MiB + self.bytes_to_fetch // 100
+
+
+def hub_cache_dir() -> Path:
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def _marker_dir() -> Path:
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HOME) / "quantpick" / "verified"
+
+
+def _safe_relative(repo_path: str) -> PurePosixPath:
+    relative = PurePosixPath(repo_path)
+    if relative.is_absolute() or any(part in ("..", "") for part in relative.parts) or "\\" in repo_path:
+        raise UsageError(f"refusing unsafe path from the repo listing: {repo_path!r}", code="unsafe_path")
+    return relative
+
+
+def plan_download(repo: str, revision: str, requested_revision: str | None, files: list[RepoFile],
+                  local_dir: str | None) -> DownloadPlan:  # fmt: skip
+    """Where each file goes and what is already there. Reads the disk, writes nothing."""
+    plans = []
+    if local_dir is not None:
+        destination = Path(local_dir).expanduser().resolve()
+        for repo_file in files:
+            target = destination.joinpath(*_safe_relative(repo_file.path).parts)
+            if destination not in target.parents:
+                raise UsageError(f"{repo_file.path!r} would land outside {destination}", code="unsafe_path")
+            plans.append(FilePlan(repo_file.path, target, target, repo_file.size_bytes, repo_file.sha256))
+        layout = "local-dir"
+    else:
+        destination = hub_cache_dir() / ("models--" + repo.replace("/", "--"))
+        for repo_file in files:
+            relative = _safe_relative(repo_file.path)
+            name = repo_file.sha256 or hashlib.sha256(f"{revision}/{repo_file.path}".encode()).hexdigest()
+            blob = destination / "blobs" / name
+            snapshot = destination.joinpath("snapshots", revision, *relative.parts)
+            plans.append(FilePlan(repo_file.path, snapshot, blob, repo_file.size_bytes, repo_file.sha256))
+        layout = "cache"
+    for plan in plans:
+        _inspect(plan)
+    free = _free_bytes(destination)
+    return DownloadPlan(repo, revision, requested_revision, destination, layout, plans, plans[0].path, free)
+
+
+def _inspect(plan: FilePlan) -> None:
+    try:
+        size = plan.blob.stat().st_size
+    except OSError:
+        size = None
+    if size == plan.size_bytes:
+        plan.status = "present"
+        return
+    try:
+        part = plan.part.stat().st_size
+    except OSError:
+        part = 0
+    if 0 < part <= plan.size_bytes:
+        plan.status, plan.part_bytes = "partial", part
+
+
+def _free_bytes(path: Path) -> int | None:
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return shutil.disk_usage(probe).free
+    except OSError:
+        return None
+
+
+# --- verification --------------------------------------------------------------------------------------
+
+
+def _marker_path(blob: Path) -> Path:
+    return _marker_dir() / (hashlib.sha256(str(blob.resolve()).encode()).hexdigest()[:40] + ".json")
+
+
+def _write_marker(blob: Path, sha256: str) -> None:
+    try:
+        stat = blob.stat()
+        marker = _marker_path(blob)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps({"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}))
+    except OSError:
+        pass
+
+
+def _already_verified(blob: Path, sha256: str) -> bool:
+    try:
+        data = json.loads(_marker_path(blob).read_text())
+        stat = blob.stat()
+    except (OSError, ValueError):
+        return False
+    return data == {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while block := stream.read(HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_present(plan: FilePlan) -> bool:
+    """True when the file on disk has the listed sha256 (hashed once, then remembered by size and mtime)."""
+    if plan.sha256 is None or _already_verified(plan.blob, plan.sha256):
+        return True
+    if file_sha256(plan.blob) != plan.sha256:
+        return False
+    _write_marker(plan.blob, plan.sha256)
+    return True
+
+
+# --- the transfer --------------------------------------------------------------------------------------
+
+
+class Progress:
+    """What the downloader reports; the CLI renders it (rich on a terminal, nothing otherwise)."""
+
+    def start_file(self, plan: FilePlan) -> None: ...
+
+    def advance(self, plan: FilePlan, num_bytes: int) -> None: ...
+
+    def finish_file(self, plan: FilePlan) -> None: ...
+
+
+def execute(plan: DownloadPlan, progress: Progress | None = None) -> DownloadPlan:
+    """Fetch what is missing, verify everything, link it in place. Raises DownloadError/HubError/Interrupted."""
+    progress = progress or Progress()
+    if plan.free_bytes is not None and plan.bytes_to_fetch + plan.margin_bytes > plan.free_bytes:
+        raise DownloadError(
+            f"not enough disk space at {plan.destination}: need {format_size(plan.bytes_to_fetch)}"
+            f" (+{format_size(plan.margin_bytes)} margin), {format_size(plan.free_bytes)} free",
+            code="disk_space", hint="free some space or choose another place with --local-dir",
+        )  # fmt: skip
+    try:
+        for file_plan in plan.files:
+            if file_plan.status == "present":
+                progress.start_file(file_plan)
+                if verify_present(file_plan):
+                    progress.advance(file_plan, file_plan.size_bytes)
+                    progress.finish_file(file_plan)
+                    _link(plan, file_plan)
+                    continue
+                file_plan.blob.unlink()  # wrong bytes at the final path: never leave them there
+                file_plan.status = "missing"
+            resumed = file_plan.status == "partial"
+            _fetch(plan, file_plan, progress)
+            file_plan.status = "resumed" if resumed else "downloaded"
+            _link(plan, file_plan)
+    except KeyboardInterrupt:
+        raise Interrupted("download interrupted", code="interrupted",
+                          hint="run the same command again to resume: the bytes already fetched are kept") from None  # fmt: skip
+    if plan.layout == "cache" and plan.requested_revision and plan.requested_revision != plan.revision:
+        _write_ref(plan)
+    return plan
+
+
+def _link(plan: DownloadPlan, file_plan: FilePlan) -> None:
+    if plan.layout != "cache":
+        return
+    target = os.path.relpath(file_plan.blob, file_plan.path.parent)
+    file_plan.path.parent.mkdir(parents=True, exist_ok=True)
+    if file_plan.path.is_symlink() and os.readlink(file_plan.path) == target:
+        return
+    tmp = file_plan.path.with_name(file_plan.path.name + ".quantpick-link")
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(target, tmp)
+    os.replace(tmp, file_plan.path)
+
+
+def _write_ref(plan: DownloadPlan) -> None:
+    ref = plan.destination / "refs" / plan.requested_revision
+    try:
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        ref.write_text(plan.revision)
+    except OSError:
+        pass
+
+
+def _fetch(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> None:
+    import httpx2
+    from huggingface_hub import hf_hub_url
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+    from quantpick.hub import hub_error, timeout_seconds
+
+    url = hf_hub_url(plan.repo, file_plan.repo_path, revision=plan.revision)
+    part = file_plan.part
+    part.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    have = 0
+    if part.exists():
+        if part.stat().st_size > file_plan.size_bytes:
+            part.unlink()
+        else:
+            with open(part, "rb") as stream:
+                while block := stream.read(HASH_BLOCK):
+                    digest.update(block)
+                    have += len(block)
+    progress.start_file(file_plan)
+    progress.advance(file_plan, have)
+    failures = 0
+    part.touch()
+    while have < file_plan.size_bytes:
+        headers = build_hf_headers(library_name="quantpick", library_version=__version__)
+        if have:
+            headers["Range"] = f"bytes={have}-"
+        try:
+            with get_session().stream("GET", url, headers=headers, timeout=timeout_seconds()) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    hf_raise_for_status(response)
+                if have and response.status_code == 200:  # the server ignored Range: start over
+                    digest, have = hashlib.sha256(), 0
+                    part.write_bytes(b"")
+                with open(part, "ab") as stream:
+                    for chunk in response.iter_bytes(CHUNK):
+                        stream.write(chunk)
+                        digest.update(chunk)
+                        have += len(chunk)
+                        progress.advance(file_plan, len(chunk))
+        except (httpx2.TransportError, ConnectionError, TimeoutError) as exc:
+            failures += 1
+            if failures > RETRIES:
+                raise HubError(
+                    f"connection lost while downloading {file_plan.repo_path} "
+                    f"({format_size(have)} of {format_size(file_plan.size_bytes)} kept): {exc}",
+                    code="network", hint="run the same command again to resume where it stopped",
+                ) from None  # fmt: skip
+            time.sleep(BACKOFF_SECONDS[min(failures - 1, len(BACKOFF_SECONDS) - 1)])
+            continue
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DownloadError(
+                    f"disk full while writing {part} ({format_size(have)} kept)", code="disk_full",
+                    hint="free some space and run the same command again: the download resumes",
+                ) from None  # fmt: skip
+            if isinstance(exc, httpx2.HTTPError) or type(exc).__module__.startswith("huggingface_hub"):
+                raise hub_error(exc, plan.repo, plan.revision, file_plan.repo_path) from exc
+            raise DownloadError(f"cannot write {part}: {exc.strerror or exc}", code="write_failed") from None
+        except Exception as exc:
+            if type(exc).__module__.startswith(("huggingface_hub", "httpx2")):
+                raise hub_error(exc, plan.repo, plan.revision, file_plan.repo_path) from exc
+            raise
+        if have > file_plan.size_bytes:
+            break
+    if have != file_plan.size_bytes:
+        part.unlink(missing_ok=True)
+        raise DownloadError(f"{file_plan.repo_path}: got {have} bytes, the listing says {file_plan.size_bytes}",
+                            code="size_mismatch", hint="run the command again")  # fmt: skip
+    actual = digest.hexdigest()
+    if file_plan.sha256 is not None and actual != file_plan.sha256:
+        part.unlink(missing_ok=True)
+        raise DownloadError(f"checksum mismatch for {file_plan.repo_path}: sha256 {actual[:16]}…, "
+                            f"the repo lists {file_plan.sha256[:16]}…; the bad file was removed",
+                            code="checksum_mismatch", hint="run the command again; if it repeats, report it to "
+                            "the repo owner")  # fmt: skip
+    file_plan.blob.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(part, file_plan.blob)
+    _write_marker(file_plan.blob, actual)
+    progress.finish_file(file_plan)

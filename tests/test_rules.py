@@ -1,0 +1,245 @@
+"""The rules as a pure function: plain data in, a pick with reasons out. No server, no disk."""
+
+import pytest
+
+from quantpick.catalog import load_catalog
+from quantpick.errors import NoFitError, UsageError
+from quantpick.gguf import ModelShape
+from quantpick.hardware import Cpu, Gpu, Hardware, Ram
+from quantpick.naming import RepoFile, parse_repo_files
+from quantpick.rules import Options, compute_budget, plan_without_repo, recommend
+
+GiB = 1024**3
+GB = 1000**3
+CATALOG = load_catalog()
+LLAMA3_8B = ModelShape("llama", 32, 4096, 8192, 32, 8, vocab_size=128256)
+QWEN_72B = ModelShape("qwen2", 80, 8192, 32768, 64, 8, 128, 128, vocab_size=152064)
+QWEN3_30B_MOE = ModelShape("qwen3moe", 48, 2048, 40960, 32, 4, 128, 128, expert_count=128, expert_used_count=8,
+                           vocab_size=151936)  # fmt: skip
+
+# bartowski/Meta-Llama-3.1-8B-Instruct-GGUF-like file sizes (GB)
+SIZES_8B = {"F16": 16.1, "Q8_0": 8.54, "Q6_K_L": 6.85, "Q6_K": 6.6, "Q5_K_L": 6.06, "Q5_K_M": 5.73, "Q5_K_S": 5.6,
+            "Q4_K_L": 5.31, "Q4_K_M": 4.92, "Q4_K_S": 4.69, "Q4_0": 4.66, "IQ4_NL": 4.68, "IQ4_XS": 4.45,
+            "Q3_K_XL": 4.78, "Q3_K_L": 4.32, "Q3_K_M": 4.02, "IQ3_M": 3.78, "Q3_K_S": 3.66, "IQ3_XS": 3.52,
+            "Q2_K_L": 3.69, "Q2_K": 3.18, "IQ2_M": 2.95}  # fmt: skip
+
+
+def repo(sizes: dict[str, float], stem="Model", extra: list[RepoFile] = ()):
+    files = [RepoFile(f"{stem}-{q}.gguf", int(gb * GB)) for q, gb in sizes.items()] + list(extra)
+    return parse_repo_files(files, CATALOG)
+
+
+def gpu_machine(vram_gib: float, ram_gib: float = 32, backend="cuda", flags=None) -> Hardware:
+    vram = int(vram_gib * GiB)
+    return Hardware(Ram(int(ram_gib * GiB), int(ram_gib * GiB), "test"),
+                    [Gpu("nvidia", "GPU", vram, vram, vram, "test")], Cpu(flags=flags or {"avx2": True}), backend)  # fmt: skip
+
+
+def cpu_machine(ram_gib: float, flags=None) -> Hardware:
+    return Hardware(Ram(int(ram_gib * GiB), int(ram_gib * GiB), "test"), [], Cpu(flags=flags or {"avx2": True}), "cpu")
+
+
+def pick(hw, parsed, shape=LLAMA3_8B, **options):
+    return recommend(hw, parsed, shape, CATALOG, Options(**options), repo="org/repo")
+
+
+# --- seed-card examples -----------------------------------------------------------------------------------
+
+
+def test_12_gib_gpu_takes_the_best_file_that_fits_with_its_kv_cache():
+    result = pick(gpu_machine(12), repo(SIZES_8B))
+    assert result.pick.label == "Q8_0" and result.pick.placement == "gpu" and result.mode == "speed"
+    assert result.pick.gpu_layers == 33
+    assert result.reserve.kv_cache_bytes == 1 * GiB  # 8192 tokens x 128 KiB
+    assert any("fits GPU" in r for r in result.pick.reasons)
+
+
+def test_8_gib_gpu_on_cuda():
+    result = pick(gpu_machine(8), repo(SIZES_8B))
+    assert result.pick.label == "Q6_K"  # 6.6 GB + 1.74 GiB reserve fits in 8 GiB; Q6_K_L does not
+    assert [c.label for c in result.runners_up][:2] == ["Q5_K_L", "Q5_K_M"]
+
+
+def test_8_gib_cpu_only_machine_and_repacking_note():
+    assert pick(cpu_machine(8), repo(SIZES_8B)).pick.label == "Q5_K_S"  # usable RAM 7 GiB
+    result = pick(cpu_machine(7.5), repo(SIZES_8B))
+    assert result.pick.label == "Q4_K_M" and result.pick.placement == "cpu"  # Q4_K_L is 0.4 GB too big
+    assert result.pick.gpu_layers == 0
+    assert any("Q4_0 and IQ4_NL" in n and "repacked" in n for n in result.notes)
+
+
+def test_below_q4_cuda_takes_the_i_quant_cpu_keeps_the_k_quant():
+    # room for IQ3_M (3.78 GB) but not Q3_K_M (4.02 GB)
+    budget = 3.9 * GB / GiB + 1
+    on_cuda = pick(gpu_machine(budget), repo(SIZES_8B), reserve_bytes=1 * GiB)
+    assert on_cuda.pick.label == "IQ3_M"
+    assert any("below Q4" in r and "I-quants" in r for r in on_cuda.pick.reasons)
+    on_vulkan = pick(gpu_machine(budget, backend="vulkan"), repo(SIZES_8B), reserve_bytes=1 * GiB)
+    assert on_vulkan.pick.label == "Q3_K_S"
+    assert any("slower" in r for r in on_vulkan.pick.reasons)
+    on_cpu = pick(cpu_machine(budget + 1), repo(SIZES_8B), reserve_bytes=1 * GiB)
+    assert on_cpu.pick.label == "Q3_K_S"
+
+
+def test_at_q4_and_above_cuda_stays_with_k_quants():
+    result = pick(gpu_machine(4.7 * GB / GiB + 1), repo(SIZES_8B), reserve_bytes=1 * GiB)
+    assert result.pick.label == "Q4_K_S"  # IQ4_NL has a lower measured loss but K-quants win at Q4 and above
+
+
+def test_i_quant_only_when_no_k_quant_fits_on_cpu():
+    only_small = {"Q3_K_M": 4.02, "IQ2_M": 2.95, "IQ3_XS": 3.52}
+    result = pick(cpu_machine(3.6 * GB / GiB + 1 + 1), repo(only_small), reserve_bytes=1 * GiB)
+    assert result.pick.label == "IQ3_XS"
+    assert any("no K-quant fits" in r for r in result.pick.reasons)
+
+
+def test_quality_mode_adds_ram_and_offloads_layers_split_72b():
+    files = []
+    for q, gb, shards in (("Q8_0", 77.3, 3), ("Q4_K_M", 47.4, 2), ("Q3_K_M", 37.7, 1), ("IQ2_M", 27.0, 1)):
+        if shards == 1:
+            files.append(RepoFile(f"Qwen2.5-72B-Instruct-{q}.gguf", int(gb * GB)))
+        else:
+            files += [RepoFile(f"Qwen2.5-72B-Instruct-{q}/Qwen2.5-72B-Instruct-{q}-{n:05d}-of-{shards:05d}.gguf",
+                               int(gb * GB / shards)) for n in range(1, shards + 1)]  # fmt: skip
+    parsed = parse_repo_files(files, CATALOG)
+    result = pick(gpu_machine(24, ram_gib=48), parsed, shape=QWEN_72B, mode="quality")
+    assert result.pick.label == "Q4_K_M" and result.pick.placement == "gpu+cpu" and result.mode == "quality"
+    assert len(result.pick.files) == 2
+    assert 10 < result.pick.gpu_layers < 80
+    assert any("-ngl" in r for r in result.pick.reasons)
+    assert pick(gpu_machine(24, ram_gib=48), parsed, shape=QWEN_72B).mode == "quality"  # nothing fits 24 GiB
+    auto = pick(gpu_machine(32, ram_gib=48), parsed, shape=QWEN_72B)
+    assert auto.pick.label == "IQ2_M" and auto.mode == "speed"  # auto: speed when something fits the GPU
+
+
+def test_auto_falls_back_to_quality_and_says_so():
+    result = pick(gpu_machine(4), repo({"Q4_K_M": 4.92, "Q8_0": 8.54}))
+    assert result.mode == "quality" and result.pick.placement == "gpu+cpu"
+    assert any("nothing fits in GPU memory alone" in n for n in result.notes)
+
+
+def test_128k_context_no_longer_fits():
+    parsed = repo({"Q4_K_M": 4.92, "Q3_K_M": 4.02})
+    assert pick(cpu_machine(16), parsed).pick.label == "Q4_K_M"
+    with pytest.raises(NoFitError) as caught:
+        pick(cpu_machine(16), parsed, ctx=131072)
+    error = caught.value
+    assert error.exit_code == 3 and "Q3_K_M" in error.message
+    assert "--ctx" in error.hint and "more memory" in error.hint
+
+
+def test_speed_mode_with_nothing_on_the_gpu_suggests_quality_mode():
+    with pytest.raises(NoFitError) as caught:
+        pick(gpu_machine(2), repo({"Q4_K_M": 4.92}), mode="speed")
+    assert "--mode quality" in caught.value.hint
+
+
+def test_moe_split_gets_the_expert_offload_hint():
+    parsed = repo({"Q8_0": 32.5, "Q4_K_M": 18.6})
+    result = pick(gpu_machine(12), parsed, shape=QWEN3_30B_MOE, mode="quality")
+    assert result.pick.placement == "gpu+cpu"
+    assert any("--n-cpu-moe" in r and "exps=CPU" in r for r in result.pick.reasons)
+
+
+# --- candidates and ranking ---------------------------------------------------------------------------
+
+
+def test_floats_never_automatic_but_explicit_quant_works():
+    parsed = repo({"F16": 16.1, "BF16": 16.1, "Q8_0": 8.54})
+    assert pick(cpu_machine(64), parsed).pick.label == "Q8_0"
+    explicit = pick(cpu_machine(64), parsed, quant="f16")
+    assert explicit.pick.label == "F16" and "chosen with --quant" in explicit.pick.reasons[0]
+
+
+def test_explicit_quant_the_repo_lacks_is_a_usage_error():
+    with pytest.raises(UsageError) as caught:
+        pick(cpu_machine(64), repo({"Q8_0": 8.54}), quant="Q5_K_M")
+    assert caught.value.exit_code == 2 and "Q8_0" in caught.value.hint
+
+
+def test_mmproj_imatrix_unknown_dead_and_incomplete_are_never_picked():
+    extra = [RepoFile("mmproj-F16.gguf", 1 * GB), RepoFile("Model.imatrix", 1000), RepoFile("Model-IQ4_KS.gguf", GB),
+             RepoFile("Model-Q4_0_4_4.gguf", GB), RepoFile("big-Q6_K-00001-of-00002.gguf", GB)]  # fmt: skip
+    parsed = repo({"Q2_K": 3.18}, extra=extra)
+    result = pick(cpu_machine(64), parsed)
+    assert result.pick.label == "Q2_K"
+    labels = {c.label: c for c in result.candidates}
+    assert set(labels) == {"Q2_K", "IQ4_KS", "Q4_0_4_4", "Q6_K"}
+    assert not labels["IQ4_KS"].eligible and "unknown" in labels["IQ4_KS"].reasons[0]
+    assert not labels["Q4_0_4_4"].eligible and "removed" in labels["Q4_0_4_4"].reasons[0]
+    assert not labels["Q6_K"].eligible and "incomplete" in labels["Q6_K"].reasons[0]
+
+
+def test_uploader_variants_rank_just_above_their_base():
+    parsed = repo({"Q4_K_M": 4.92, "Q4_K_L": 5.31, "Q5_K_S": 5.6}, stem="a")
+    assert pick(cpu_machine(64), parsed).pick.label == "Q5_K_S"
+    assert pick(cpu_machine(64), repo({"Q4_K_M": 4.92, "Q4_K_L": 5.31})).pick.label == "Q4_K_L"
+    unsloth = repo({"Q4_K_M": 18.6, "UD-Q4_K_XL": 17.7, "Q3_K_M": 14.0})
+    result = pick(cpu_machine(64), unsloth, shape=QWEN3_30B_MOE)
+    assert result.pick.label == "UD-Q4_K_XL"
+    assert any("Unsloth" in r for r in result.pick.reasons)
+
+
+def test_ties_go_to_the_smaller_file():
+    parsed = parse_repo_files([RepoFile("a/M-Q4_K_M.gguf", 5 * GB), RepoFile("b/M-Q4_K_M.gguf", 4 * GB)], CATALOG)
+    assert pick(cpu_machine(64), parsed).pick.size_bytes == 4 * GB
+
+
+def test_prefer_flags():
+    parsed = repo(SIZES_8B)
+    assert pick(cpu_machine(64), parsed, prefer="i").pick.label == "IQ4_NL"
+    assert pick(cpu_machine(64), parsed, prefer="k").pick.label == "Q8_0"
+    assert pick(cpu_machine(5.25), parsed, prefer="any", reserve_bytes=0).pick.label == "IQ4_XS"
+    assert pick(cpu_machine(5.25), parsed, prefer="k", reserve_bytes=0).pick.label == "Q3_K_L"
+    with pytest.raises(NoFitError):
+        pick(cpu_machine(64), repo({"Q8_0": 8.54}), prefer="i")
+    with pytest.raises(UsageError):
+        Options(prefer="fastest")
+
+
+def test_unknown_header_keeps_a_2_gib_reserve_and_says_so():
+    result = pick(cpu_machine(16), repo({"Q4_K_M": 4.92}), shape=None)
+    assert result.reserve.total_bytes == 2 * GiB and result.reserve.source == "default"
+    assert any("2 GiB" in n for n in result.notes)
+
+
+def test_user_reserve_replaces_the_estimate():
+    result = pick(gpu_machine(12), repo(SIZES_8B), reserve_bytes=int(0.5 * GiB))
+    assert result.reserve.total_bytes == int(0.5 * GiB) and result.reserve.source == "user"
+
+
+def test_backend_without_a_kernel_runs_on_cpu():
+    result = pick(gpu_machine(24, ram_gib=16), repo({"TQ1_0": 2.0}), reserve_bytes=GiB)
+    assert result.pick.placement == "cpu"
+    assert any("no cuda kernel" in r for r in result.pick.reasons)
+
+
+# --- budgets ------------------------------------------------------------------------------------------
+
+
+def test_budgets_sum_gpus_and_count_shared_memory_once():
+    two = Hardware(Ram(64 * GiB, 60 * GiB, "t"), [Gpu("nvidia", "a", 24 * GiB, 0, 23 * GiB, "t"),
+                                                  Gpu("nvidia", "b", 24 * GiB, 0, 23 * GiB, "t")], Cpu(), "cuda")  # fmt: skip
+    budget = compute_budget(two)
+    assert budget.speed_bytes == 46 * GiB and budget.quality_bytes == 46 * GiB + 60 * GiB
+    apple = Hardware(Ram(64 * GiB, 60 * GiB, "t"),
+                     [Gpu("apple", "M3", 64 * GiB, None, 48 * GiB, "t", shared_with_ram_bytes=48 * GiB, unified=True)],
+                     Cpu(), "metal")  # fmt: skip
+    budget = compute_budget(apple)
+    assert budget.speed_bytes == 48 * GiB and budget.quality_bytes == 60 * GiB  # RAM counted once
+    gb10 = Hardware(Ram(128 * GiB, 120 * GiB, "t"), [Gpu("nvidia", "GB10", None, None, None, "t", unified=True)],
+                    Cpu(), "cuda")  # fmt: skip
+    budget = compute_budget(gb10)
+    assert budget.speed_bytes == budget.quality_bytes == 124 * GiB
+    apu = Hardware(Ram(60 * GiB, 50 * GiB, "t"), [Gpu("amd", "APU", 36 * GiB, None, 36 * GiB, "t",
+                                                      shared_with_ram_bytes=32 * GiB, unified=True)], Cpu(), "cpu")  # fmt: skip
+    assert compute_budget(apu).quality_bytes == 36 * GiB + 56 * GiB - 32 * GiB
+
+
+def test_without_a_repo_common_sizes():
+    budget, plans = plan_without_repo(gpu_machine(12), CATALOG, Options(), (1.0, 8.0, 12.0, 70.0))
+    rows = {p.params_billions: p for p in plans}
+    assert rows[8.0].speed.label == "Q8_0"
+    assert rows[12.0].reference_shape == "14B reference"
+    assert rows[70.0].speed is None and rows[70.0].quality.placement == "gpu+cpu"
+    assert all(not c.quant.is_float for p in plans for c in (p.speed, p.quality) if c)
