@@ -38,7 +38,7 @@ def _bandwidth(nvml, handle) -> float | None:
 
 def _describe(nvml, handle, index: int, ram: Ram, driver: str | None, *, name=None, parent=None) -> Gpu:
     total, free, reserved, source = _memory(nvml, handle)
-    cc = _opt(nvml.nvmlDeviceGetCudaComputeCapability, parent or handle)
+    cc = _opt(nvml.nvmlDeviceGetCudaComputeCapability, handle if parent is None else parent)
     gpu = Gpu(
         vendor="nvidia",
         name=name or _opt(nvml.nvmlDeviceGetName, handle) or f"NVIDIA GPU {index}",
@@ -50,7 +50,7 @@ def _describe(nvml, handle, index: int, ram: Ram, driver: str | None, *, name=No
         uuid=_opt(nvml.nvmlDeviceGetUUID, handle),
         reserved_bytes=reserved,
         compute_capability=f"{cc[0]}.{cc[1]}" if cc else None,
-        bandwidth_gbps=_bandwidth(nvml, parent or handle),
+        bandwidth_gbps=_bandwidth(nvml, handle if parent is None else parent),
         driver_version=driver,
         mig=parent is not None,
     )
