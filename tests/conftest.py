@@ -19,8 +19,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from localhub import LocalHub, gguf_file, llama_metadata  # noqa: E402
 
-for _name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE",
-              "QUANTPICK_CATALOG", "QUANTPICK_DEBUG", "CUDA_VISIBLE_DEVICES", "NO_COLOR"):  # fmt: skip
+for _name in (
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "HF_HUB_CACHE",
+    "QUANTPICK_CATALOG",
+    "QUANTPICK_DEBUG",
+    "CUDA_VISIBLE_DEVICES",
+    "NO_COLOR",
+):
     os.environ.pop(_name, None)
 HUB = LocalHub().__enter__()
 os.environ.update(
@@ -61,6 +70,7 @@ def isolated_hf_home(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_HOME", str(home))
     HUB.drop_after.clear()
+    HUB.cut_always.clear()
     HUB.stall_after.clear()
     HUB.corrupt.clear()
     HUB.release.clear()
@@ -105,8 +115,14 @@ def hardware_file(tmp_path):
             "schema_version": 1,
             "ram": {"total_bytes": ram, "available_bytes": ram, "source": "test"},
             "gpus": [
-                {"vendor": "nvidia", "name": f"GPU{i}", "total_bytes": g, "free_bytes": g, "budget_bytes": g,
-                 "source": "test"}  # fmt: skip
+                {
+                    "vendor": "nvidia",
+                    "name": f"GPU{i}",
+                    "total_bytes": g,
+                    "free_bytes": g,
+                    "budget_bytes": g,
+                    "source": "test",
+                }
                 for i, g in enumerate(gpus)
             ],
             "cpu": {"model": "test cpu", "flags": flags or {"avx2": True}},
@@ -122,16 +138,39 @@ def hardware_file(tmp_path):
 # --- repo fixtures (registered once on the session hub) ----------------------------------------------
 
 BARTOWSKI_QUANTS = {  # label -> size in "GB" of an 8B model
-    "F16": 16.1, "Q8_0": 8.5, "Q6_K_L": 6.9, "Q6_K": 6.6, "Q5_K_L": 6.1, "Q5_K_M": 5.9, "Q5_K_S": 5.7,
-    "Q4_K_L": 5.3, "Q4_K_M": 5.0, "Q4_K_S": 4.8, "Q4_1": 5.2, "Q4_0": 4.7, "IQ4_NL": 4.7, "IQ4_XS": 4.6,
-    "Q3_K_XL": 4.8, "Q3_K_L": 4.4, "Q3_K_M": 4.1, "IQ3_M": 3.9, "Q3_K_S": 3.8, "IQ3_XS": 3.6, "IQ3_XXS": 3.4,
-    "Q2_K_L": 3.7, "Q2_K": 3.3, "IQ2_M": 3.0, "Q4_0_4_4": 4.7,
-}  # fmt: skip
+    "F16": 16.1,
+    "Q8_0": 8.5,
+    "Q6_K_L": 6.9,
+    "Q6_K": 6.6,
+    "Q5_K_L": 6.1,
+    "Q5_K_M": 5.9,
+    "Q5_K_S": 5.7,
+    "Q4_K_L": 5.3,
+    "Q4_K_M": 5.0,
+    "Q4_K_S": 4.8,
+    "Q4_1": 5.2,
+    "Q4_0": 4.7,
+    "IQ4_NL": 4.7,
+    "IQ4_XS": 4.6,
+    "Q3_K_XL": 4.8,
+    "Q3_K_L": 4.4,
+    "Q3_K_M": 4.1,
+    "IQ3_M": 3.9,
+    "Q3_K_S": 3.8,
+    "IQ3_XS": 3.6,
+    "IQ3_XXS": 3.4,
+    "Q2_K_L": 3.7,
+    "Q2_K": 3.3,
+    "IQ2_M": 3.0,
+    "Q4_0_4_4": 4.7,
+}
 
 
 def _register_repos(hub: LocalHub) -> None:
-    files = {f"Qwen_Qwen3-8B-{q}.gguf": gguf_file(scaled(gb), TINY_META, seed=i)
-             for i, (q, gb) in enumerate(BARTOWSKI_QUANTS.items())}  # fmt: skip
+    files = {
+        f"Qwen_Qwen3-8B-{q}.gguf": gguf_file(scaled(gb), TINY_META, seed=i)
+        for i, (q, gb) in enumerate(BARTOWSKI_QUANTS.items())
+    }
     files["Qwen_Qwen3-8B.imatrix"] = b"imatrix" * 100
     files["README.md"] = b"# Qwen3-8B GGUF\n"
     hub.add_repo("bartowski/Qwen_Qwen3-8B-GGUF", files)
@@ -148,9 +187,12 @@ def _register_repos(hub: LocalHub) -> None:
     hub.add_repo("bartowski/Qwen2.5-72B-Instruct-GGUF", split)
 
     moe = llama_metadata(arch="qwen3moe", layers=48, embd=512, heads=8, kv_heads=2, vocab=500, experts=128)
-    unsloth = {f"Qwen3-30B-A3B-{q}.gguf": gguf_file(scaled(gb), moe, seed=i)
-               for i, (q, gb) in enumerate({"UD-Q4_K_XL": 17.7, "Q4_K_M": 18.6, "UD-IQ2_M": 10.9, "Q8_0": 32.5,
-                                            "UD-Q2_K_XL": 11.8}.items())}  # fmt: skip
+    unsloth = {
+        f"Qwen3-30B-A3B-{q}.gguf": gguf_file(scaled(gb), moe, seed=i)
+        for i, (q, gb) in enumerate(
+            {"UD-Q4_K_XL": 17.7, "Q4_K_M": 18.6, "UD-IQ2_M": 10.9, "Q8_0": 32.5, "UD-Q2_K_XL": 11.8}.items()
+        )
+    }
     unsloth["BF16/Qwen3-30B-A3B-BF16-00001-of-00002.gguf"] = gguf_file(scaled(30.5), moe, seed=90)
     unsloth["BF16/Qwen3-30B-A3B-BF16-00002-of-00002.gguf"] = gguf_file(scaled(30.5), {"split.no": 1}, seed=91)
     unsloth["mmproj-F16.gguf"] = gguf_file(scaled(0.9), {"general.architecture": "clip"}, seed=92)
@@ -159,15 +201,19 @@ def _register_repos(hub: LocalHub) -> None:
     unsloth["config.json"] = b"{}"
     hub.add_repo("unsloth/Qwen3-30B-A3B-GGUF", unsloth)
 
-    lower = {f"qwen2.5-7b-instruct-{q}.gguf": gguf_file(scaled(gb), TINY_META, seed=i)
-             for i, (q, gb) in enumerate({"q4_k_m": 4.7, "q5_k_m": 5.4, "fp16": 15.2}.items())}  # fmt: skip
+    lower = {
+        f"qwen2.5-7b-instruct-{q}.gguf": gguf_file(scaled(gb), TINY_META, seed=i)
+        for i, (q, gb) in enumerate({"q4_k_m": 4.7, "q5_k_m": 5.4, "fp16": 15.2}.items())
+    }
     for n in (1, 2):
         meta = TINY_META if n == 1 else {"split.no": 1}
         lower[f"qwen2.5-7b-instruct-q8_0-0000{n}-of-00002.gguf"] = gguf_file(scaled(4.05), meta, seed=10 + n)
     hub.add_repo("Qwen/Qwen2.5-7B-Instruct-GGUF", lower)
 
-    gated = {f"gemma-3-4b-it-{q}.gguf": gguf_file(scaled(gb), TINY_META, seed=i)
-             for i, (q, gb) in enumerate({"Q4_K_M": 2.5, "Q8_0": 4.1}.items())}  # fmt: skip
+    gated = {
+        f"gemma-3-4b-it-{q}.gguf": gguf_file(scaled(gb), TINY_META, seed=i)
+        for i, (q, gb) in enumerate({"Q4_K_M": 2.5, "Q8_0": 4.1}.items())
+    }
     hub.add_repo("google/gemma-3-4b-it-GGUF", gated, gated=True, tokens={"hf_testtoken_SECRET123"})
     hub.add_repo("org/safetensors-only", {"model.safetensors": b"\0" * 1000, "config.json": b"{}"})
 

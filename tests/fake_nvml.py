@@ -40,8 +40,13 @@ def make_fake_nvml(devices: list[dict], *, init_error: int | None = None, has_v2
         if version is not None:
             if not has_v2:
                 raise error(real.NVML_ERROR_FUNCTION_NOT_FOUND)
-            return SimpleNamespace(version=version, total=dev["total"], reserved=dev.get("reserved", 0),
-                                   free=dev.get("free", dev["total"]), used=0)  # fmt: skip
+            return SimpleNamespace(
+                version=version,
+                total=dev["total"],
+                reserved=dev.get("reserved", 0),
+                free=dev.get("free", dev["total"]),
+                used=0,
+            )
         return SimpleNamespace(total=dev["total"], free=dev.get("free", dev["total"]), used=0)
 
     def mig_mode(handle):
@@ -82,7 +87,23 @@ def make_fake_nvml(devices: list[dict], *, init_error: int | None = None, has_v2
     return fake
 
 
-RTX_4090 = {"name": "NVIDIA GeForce RTX 4090", "total": 24564 * 1024**2, "free": 24000 * 1024**2,
-            "reserved": 330 * 1024**2, "uuid": "GPU-aaaa1111", "cc": (8, 9), "mem_clock": 10501, "bus_width": 384}  # fmt: skip
-RTX_3060 = {"name": "NVIDIA GeForce RTX 3060", "total": 12288 * 1024**2, "free": 12000 * 1024**2,
-            "reserved": 250 * 1024**2, "uuid": "GPU-bbbb2222", "cc": (8, 6), "mem_clock": 7501, "bus_width": 192}  # fmt: skip
+RTX_4090 = {
+    "name": "NVIDIA GeForce RTX 4090",
+    "total": 24564 * 1024**2,
+    "free": 24000 * 1024**2,
+    "reserved": 330 * 1024**2,
+    "uuid": "GPU-aaaa1111",
+    "cc": (8, 9),
+    "mem_clock": 10501,
+    "bus_width": 384,
+}
+RTX_3060 = {
+    "name": "NVIDIA GeForce RTX 3060",
+    "total": 12288 * 1024**2,
+    "free": 12000 * 1024**2,
+    "reserved": 250 * 1024**2,
+    "uuid": "GPU-bbbb2222",
+    "cc": (8, 6),
+    "mem_clock": 7501,
+    "bus_width": 192,
+}

@@ -62,6 +62,7 @@ class LocalHub:
         self.requests: list[Request] = []
         self.lock = threading.Lock()
         self.drop_after: dict[str, int] = {}  # path -> cut the connection after this many body bytes (once)
+        self.cut_always: dict[str, int] = {}  # path -> cut every response after this many body bytes
         self.stall_after: dict[str, int] = {}  # path -> stop sending after this many bytes until released
         self.stalled = threading.Event()  # set when a stalled transfer has sent its bytes
         self.release = threading.Event()
@@ -81,8 +82,16 @@ class LocalHub:
         self.server.shutdown()
         self.server.server_close()
 
-    def add_repo(self, repo_id: str, files: dict[str, bytes], *, gated: bool = False, private: bool = False,
-                 tokens: set[str] | None = None, refs: dict[str, str] | None = None) -> FakeRepo:  # fmt: skip
+    def add_repo(
+        self,
+        repo_id: str,
+        files: dict[str, bytes],
+        *,
+        gated: bool = False,
+        private: bool = False,
+        tokens: set[str] | None = None,
+        refs: dict[str, str] | None = None,
+    ) -> FakeRepo:
         commit = hashlib.sha1((repo_id + "\0".join(sorted(files))).encode()).hexdigest()
         repo = FakeRepo(repo_id, dict(files), commit, refs or {}, gated, private, tokens or set())
         repo.refs.setdefault("main", commit)
@@ -93,8 +102,11 @@ class LocalHub:
         return sum(1 for r in self.requests if (method is None or r.method == method) and path_contains in r.path)
 
     def body_bytes(self, path_contains: str = "") -> int:
-        return sum(r.body_bytes for r in self.requests if path_contains in r.path and r.method == "GET"
-                   and "/resolve/" in r.path)  # fmt: skip
+        return sum(
+            r.body_bytes
+            for r in self.requests
+            if path_contains in r.path and r.method == "GET" and "/resolve/" in r.path
+        )
 
     def reset_counts(self) -> None:
         with self.lock:
@@ -121,8 +133,16 @@ def _make_handler(hub: LocalHub):
 
         def _record(self, status: int, body_bytes: int) -> None:
             with hub.lock:
-                hub.requests.append(Request(self.command, urlsplit(self.path).path, self.headers.get("Range"),
-                                            status, body_bytes, "authorization" in self.headers))  # fmt: skip
+                hub.requests.append(
+                    Request(
+                        self.command,
+                        urlsplit(self.path).path,
+                        self.headers.get("Range"),
+                        status,
+                        body_bytes,
+                        "authorization" in self.headers,
+                    )
+                )
 
         def _send(self, status: int, body: bytes = b"", headers: dict | None = None, *, head: bool = False) -> None:
             self.send_response(status)
@@ -214,12 +234,24 @@ def _make_handler(hub: LocalHub):
                     if blobs:
                         sibling.update(size=len(repo.files[name]), blobId=repo.blob_id(name))
                         if repo.lfs(name):
-                            sibling["lfs"] = {"sha256": repo.sha256(name), "size": len(repo.files[name]),
-                                              "pointerSize": 134}  # fmt: skip
+                            sibling["lfs"] = {
+                                "sha256": repo.sha256(name),
+                                "size": len(repo.files[name]),
+                                "pointerSize": 134,
+                            }
                     siblings.append(sibling)
                 gated = "manual" if repo.gated else False
-                return self._json({"id": repo.repo_id, "modelId": repo.repo_id, "sha": commit, "private": repo.private,
-                                   "gated": gated, "siblings": siblings, "tags": ["gguf"]})  # fmt: skip
+                return self._json(
+                    {
+                        "id": repo.repo_id,
+                        "modelId": repo.repo_id,
+                        "sha": commit,
+                        "private": repo.private,
+                        "gated": gated,
+                        "siblings": siblings,
+                        "tags": ["gguf"],
+                    }
+                )
             if match := _RESOLVE.match(path):
                 return self._resolve(match, head)
             self._error(404, "NotFound", "no such endpoint", head)
@@ -233,15 +265,18 @@ def _make_handler(hub: LocalHub):
                 return
             file_path = unquote(match.group(3))
             if file_path not in repo.files:
-                return self._error(404, "EntryNotFound", f"{file_path} does not exist", head,
-                                   {"X-Repo-Commit": commit})  # fmt: skip
+                return self._error(404, "EntryNotFound", f"{file_path} does not exist", head, {"X-Repo-Commit": commit})
             if repo.gated and self._token() not in repo.tokens:
                 status = 403 if self._token() else 401
                 return self._error(status, "GatedRepo", "Access to this model is restricted", head)
             data = repo.files[file_path]
             etag = repo.sha256(file_path) if repo.lfs(file_path) else repo.blob_id(file_path)
-            headers = {"X-Repo-Commit": commit, "ETag": f'"{etag}"', "Accept-Ranges": "bytes",
-                       "Content-Type": "application/octet-stream"}  # fmt: skip
+            headers = {
+                "X-Repo-Commit": commit,
+                "ETag": f'"{etag}"',
+                "Accept-Ranges": "bytes",
+                "Content-Type": "application/octet-stream",
+            }
             if repo.lfs(file_path):
                 headers.update({"X-Linked-Size": str(len(data)), "X-Linked-Etag": f'"{etag}"'})
             start, end, status = 0, len(data) - 1, 200
@@ -271,7 +306,7 @@ def _make_handler(hub: LocalHub):
             self.end_headers()
             if head:
                 return self._record(status, 0)
-            limit = hub.drop_after.pop(file_path, None)
+            limit = hub.drop_after.pop(file_path, hub.cut_always.get(file_path))
             stall = hub.stall_after.pop(file_path, None)
             sent = 0
             try:
@@ -335,11 +370,26 @@ def gguf_header(metadata: dict, *, tensor_count: int = 0) -> bytes:
     return b"".join(out)
 
 
-def llama_metadata(arch: str = "llama", layers: int = 32, embd: int = 4096, heads: int = 32, kv_heads=8,
-                   ctx: int = 8192, vocab: int = 2000, experts: int | None = None, **extra) -> dict:  # fmt: skip
-    meta = {"general.architecture": arch, "general.name": "Test", f"{arch}.block_count": layers,
-            f"{arch}.context_length": ctx, f"{arch}.embedding_length": embd,
-            f"{arch}.attention.head_count": heads, f"{arch}.attention.head_count_kv": kv_heads}  # fmt: skip
+def llama_metadata(
+    arch: str = "llama",
+    layers: int = 32,
+    embd: int = 4096,
+    heads: int = 32,
+    kv_heads=8,
+    ctx: int = 8192,
+    vocab: int = 2000,
+    experts: int | None = None,
+    **extra,
+) -> dict:
+    meta = {
+        "general.architecture": arch,
+        "general.name": "Test",
+        f"{arch}.block_count": layers,
+        f"{arch}.context_length": ctx,
+        f"{arch}.embedding_length": embd,
+        f"{arch}.attention.head_count": heads,
+        f"{arch}.attention.head_count_kv": kv_heads,
+    }
     if experts:
         meta[f"{arch}.expert_count"] = experts
         meta[f"{arch}.expert_used_count"] = 2

@@ -11,9 +11,41 @@ from quantpick.catalog import default_catalog_path, load_catalog, parse_catalog
 from quantpick.errors import CatalogError
 
 ROOT = Path(__file__).resolve().parents[1]
-REQUIRED = ("F32 F16 BF16 Q8_0 Q6_K Q5_K_M Q5_K_S Q5_1 Q5_0 Q4_K_M Q4_K_S Q4_1 Q4_0 IQ4_NL IQ4_XS Q3_K_L Q3_K_M "
-            "Q3_K_S IQ3_M IQ3_S IQ3_XS IQ3_XXS Q2_K Q2_K_S IQ2_M IQ2_S IQ2_XS IQ2_XXS IQ1_M IQ1_S TQ1_0 TQ2_0 "
-            "MXFP4").split()  # fmt: skip
+REQUIRED = [
+    "F32",
+    "F16",
+    "BF16",
+    "Q8_0",
+    "Q6_K",
+    "Q5_K_M",
+    "Q5_K_S",
+    "Q5_1",
+    "Q5_0",
+    "Q4_K_M",
+    "Q4_K_S",
+    "Q4_1",
+    "Q4_0",
+    "IQ4_NL",
+    "IQ4_XS",
+    "Q3_K_L",
+    "Q3_K_M",
+    "Q3_K_S",
+    "IQ3_M",
+    "IQ3_S",
+    "IQ3_XS",
+    "IQ3_XXS",
+    "Q2_K",
+    "Q2_K_S",
+    "IQ2_M",
+    "IQ2_S",
+    "IQ2_XS",
+    "IQ2_XXS",
+    "IQ1_M",
+    "IQ1_S",
+    "TQ1_0",
+    "TQ2_0",
+    "MXFP4",
+]
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +80,22 @@ def test_every_figure_names_a_known_source(catalog):
 
 def test_nominal_bpw_match_ggml_block_sizes(catalog):
     # 8 x bytes per block / weights per block (ggml-common.h)
-    blocks = {"Q8_0": (34, 32), "Q6_K": (210, 256), "Q5_K_M": (176, 256), "Q4_K_M": (144, 256), "Q3_K_M": (110, 256),
-              "Q2_K": (84, 256), "Q4_0": (18, 32), "Q5_1": (24, 32), "IQ4_XS": (136, 256), "IQ3_XXS": (98, 256),
-              "IQ2_XXS": (66, 256), "IQ1_S": (50, 256), "TQ1_0": (54, 256), "MXFP4": (17, 32)}  # fmt: skip
+    blocks = {
+        "Q8_0": (34, 32),
+        "Q6_K": (210, 256),
+        "Q5_K_M": (176, 256),
+        "Q4_K_M": (144, 256),
+        "Q3_K_M": (110, 256),
+        "Q2_K": (84, 256),
+        "Q4_0": (18, 32),
+        "Q5_1": (24, 32),
+        "IQ4_XS": (136, 256),
+        "IQ3_XXS": (98, 256),
+        "IQ2_XXS": (66, 256),
+        "IQ1_S": (50, 256),
+        "TQ1_0": (54, 256),
+        "MXFP4": (17, 32),
+    }
     for name, (nbytes, weights) in blocks.items():
         assert catalog.get(name).bpw_nominal == pytest.approx(8 * nbytes / weights)
 
@@ -75,22 +120,35 @@ SHIPPED = (ROOT / "data" / "quant_catalog.yaml").read_text()
     ("mutate", "expected"),
     [
         (lambda t: t + "\n  - {name: [unclosed\n", "YAML syntax error at line"),
-        (lambda t: t.replace("{name: Q6_K, family: k,", "{name: Q6_K, family: k, colour: red,"),
-         "quant 'Q6_K': unknown key 'colour'"),
-        (lambda t: t.replace("{name: Q5_0, family: legacy, bpw:", "{name: Q5_0, family: legacy, bpwx:"),
-         "quant 'Q5_0': unknown key 'bpwx'"),
-        (lambda t: t.replace("{name: IQ2_S, family: i, bpw: {nominal: 2.3125, effective: 2.74, source: \"GGUFPY; QOPT\"}",
-                             "{name: IQ2_S, family: i, bpw: {nominal: 2.3125, effective: 2.74}"),
-         "quant 'IQ2_S'.bpw: missing field 'source'"),
-        (lambda t: t.replace("{name: Q4_1, family: legacy,", "{name: Q4_1, family: retro,"),
-         "quant 'Q4_1': family 'retro'"),
-        (lambda t: t.replace("kld_llama3_8b: {value: 0.071940, source: PPLREADME}",
-                             "kld_llama3_8b: {value: 0.071940, source: MYBLOG}"),
-         "quant 'Q4_0'.quality.kld_llama3_8b.source: source 'MYBLOG'"),
-        (lambda t: t.replace("base: Q6_K, description", "base: Q7_K, description"),
-         "variant 'Q6_K_L': base 'Q7_K'"),
+        (
+            lambda t: t.replace("{name: Q6_K, family: k,", "{name: Q6_K, family: k, colour: red,"),
+            "quant 'Q6_K': unknown key 'colour'",
+        ),
+        (
+            lambda t: t.replace("{name: Q5_0, family: legacy, bpw:", "{name: Q5_0, family: legacy, bpwx:"),
+            "quant 'Q5_0': unknown key 'bpwx'",
+        ),
+        (
+            lambda t: t.replace(
+                '{name: IQ2_S, family: i, bpw: {nominal: 2.3125, effective: 2.74, source: "GGUFPY; QOPT"}',
+                "{name: IQ2_S, family: i, bpw: {nominal: 2.3125, effective: 2.74}",
+            ),
+            "quant 'IQ2_S'.bpw: missing field 'source'",
+        ),
+        (
+            lambda t: t.replace("{name: Q4_1, family: legacy,", "{name: Q4_1, family: retro,"),
+            "quant 'Q4_1': family 'retro'",
+        ),
+        (
+            lambda t: t.replace(
+                "kld_llama3_8b: {value: 0.071940, source: PPLREADME}",
+                "kld_llama3_8b: {value: 0.071940, source: MYBLOG}",
+            ),
+            "quant 'Q4_0'.quality.kld_llama3_8b.source: source 'MYBLOG'",
+        ),
+        (lambda t: t.replace("base: Q6_K, description", "base: Q7_K, description"), "variant 'Q6_K_L': base 'Q7_K'"),
     ],
-)  # fmt: skip
+)
 def test_broken_catalogs_name_the_file_and_the_entry(tmp_path, mutate, expected):
     broken = mutate(SHIPPED)
     assert broken != SHIPPED
@@ -108,7 +166,9 @@ def test_missing_required_top_level_field(tmp_path):
 
 
 def test_user_catalog_through_env_and_cli(tmp_path, cli, monkeypatch):
-    path = _write(tmp_path, SHIPPED.replace("{name: Q8_0, family: legacy,", "{name: Q8_0, family: legacy, aliases: [EIGHT],"))
+    path = _write(
+        tmp_path, SHIPPED.replace("{name: Q8_0, family: legacy,", "{name: Q8_0, family: legacy, aliases: [EIGHT],")
+    )
     monkeypatch.setenv("QUANTPICK_CATALOG", str(path))
     result = cli("catalog", "--json")
     assert result.exit_code == 0
@@ -141,15 +201,19 @@ def test_wheel_ships_the_catalog_and_uses_it(tmp_path):
     """Build the wheel, unpack it elsewhere, and load the catalog from inside the package."""
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(ROOT)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert build.returncode == 0, build.stderr[-2000:]
     wheel = next(tmp_path.glob("quantpick-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         assert "quantpick/data/quant_catalog.yaml" in archive.namelist()
         archive.extractall(tmp_path / "site")
-    code = ("import json; from quantpick.catalog import load_catalog, default_catalog_path; c = load_catalog(); "
-            "print(json.dumps([str(default_catalog_path()), len(c.types)]))")  # fmt: skip
+    code = (
+        "import json; from quantpick.catalog import load_catalog, default_catalog_path; c = load_catalog(); "
+        "print(json.dumps([str(default_catalog_path()), len(c.types)]))"
+    )
     env = {k: v for k, v in os.environ.items() if k != "QUANTPICK_CATALOG"}
     env["PYTHONPATH"] = str(tmp_path / "site")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)

@@ -5,22 +5,41 @@ import tracemalloc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from localhub import gguf_header, llama_metadata
 
+from localhub import gguf_header, llama_metadata
 from quantpick.gguf import HeaderError, ModelShape, read_metadata, shape_from_metadata
 
 
 def test_reads_the_shape_keys_and_stops_at_the_tokenizer():
-    meta = llama_metadata(layers=48, embd=5120, heads=40, kv_heads=8, ctx=32768, vocab=150000, experts=64,
-                          **{"attention.key_length": 128, "attention.sliding_window": 4096})  # fmt: skip
+    meta = llama_metadata(
+        layers=48,
+        embd=5120,
+        heads=40,
+        kv_heads=8,
+        ctx=32768,
+        vocab=150000,
+        experts=64,
+        **{"attention.key_length": 128, "attention.sliding_window": 4096},
+    )
     header = gguf_header({"general.file_type": 15, **meta})
     prefix = header[:4096]  # the tokenizer strings are far past this point
     values, complete = read_metadata(prefix)
     assert complete
     shape = shape_from_metadata(values)
-    assert shape == ModelShape(architecture="llama", block_count=48, embedding_length=5120, context_length=32768,
-                               head_count=40, head_count_kv=8, key_length=128, expert_count=64, expert_used_count=2,
-                               sliding_window=4096, vocab_size=150000, file_type=15)  # fmt: skip
+    assert shape == ModelShape(
+        architecture="llama",
+        block_count=48,
+        embedding_length=5120,
+        context_length=32768,
+        head_count=40,
+        head_count_kv=8,
+        key_length=128,
+        expert_count=64,
+        expert_used_count=2,
+        sliding_window=4096,
+        vocab_size=150000,
+        file_type=15,
+    )
     assert shape.is_moe
 
 
@@ -48,10 +67,18 @@ def test_hostile_lengths_are_never_trusted():
     # a key length of 2^60 and an array of 2^62 strings: answered at once, no allocation
     huge_key = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 1 << 60) + b"x" * 64
     assert read_metadata(huge_key) == ({}, False)
-    arch = b"".join([struct.pack("<Q", 20), b"general.architecture", struct.pack("<I", 8),
-                     struct.pack("<Q", 5), b"llama"])  # fmt: skip
-    bomb = (b"GGUF" + struct.pack("<IQQ", 3, 0, 2) + arch + struct.pack("<Q", 4) + b"junk"
-            + struct.pack("<IIQ", 9, 8, 1 << 62) + b"\0" * 1000)  # fmt: skip
+    arch = b"".join(
+        [struct.pack("<Q", 20), b"general.architecture", struct.pack("<I", 8), struct.pack("<Q", 5), b"llama"]
+    )
+    bomb = (
+        b"GGUF"
+        + struct.pack("<IQQ", 3, 0, 2)
+        + arch
+        + struct.pack("<Q", 4)
+        + b"junk"
+        + struct.pack("<IIQ", 9, 8, 1 << 62)
+        + b"\0" * 1000
+    )
     started = time.perf_counter()
     tracemalloc.start()
     values, complete = read_metadata(bomb)

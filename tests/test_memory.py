@@ -27,8 +27,9 @@ def test_gemma3_sliding_window_layers_hold_only_their_window():
 
 
 def test_explicit_swa_pattern_array():
-    shape = ModelShape("custom", 4, 1024, 8192, 8, 8, 128, 128, sliding_window=512,
-                       sliding_window_pattern=[True, True, True, False])  # fmt: skip
+    shape = ModelShape(
+        "custom", 4, 1024, 8192, 8, 8, 128, 128, sliding_window=512, sliding_window_pattern=[True, True, True, False]
+    )
     full, window = 8192 * 8 * 256 * 2, 1024 * 8 * 256 * 2
     assert kv_cache_bytes(shape, 8192) == full + 3 * window
 

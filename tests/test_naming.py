@@ -49,7 +49,7 @@ def parse(*paths, size=100):
         ("Codestral-22B-v0.1-F32-Q2_K.gguf", "Q2_K"),  # the last label wins
         ("model-Q4_K.gguf", "Q4_K_M"),  # llama-quantize's alias
     ],
-)  # fmt: skip
+)
 def test_single_file_labels(path, label):
     parsed = parse(path)
     assert [g.label for g in parsed.quants] == [label]
@@ -63,17 +63,41 @@ def test_mradermacher_i1_prefix_is_kept_as_a_flag():
 @pytest.mark.parametrize(
     ("paths", "label", "complete"),
     [
-        (["Org_Model-Q8_0/Org_Model-Q8_0-00001-of-00002.gguf", "Org_Model-Q8_0/Org_Model-Q8_0-00002-of-00002.gguf"],
-         "Q8_0", True),
-        (["Qwen2-72B-Instruct-Q8_0.gguf/Qwen2-72B-Instruct-Q8_0-00001-of-00002.gguf",
-          "Qwen2-72B-Instruct-Q8_0.gguf/Qwen2-72B-Instruct-Q8_0-00002-of-00002.gguf"], "Q8_0", True),
-        (["UD-IQ2_XXS/GLM-4.6-UD-IQ2_XXS-00001-of-00003.gguf", "UD-IQ2_XXS/GLM-4.6-UD-IQ2_XXS-00002-of-00003.gguf",
-          "UD-IQ2_XXS/GLM-4.6-UD-IQ2_XXS-00003-of-00003.gguf"], "UD-IQ2_XXS", True),
-        (["BF16/gemma-3-27b-it-BF16-00001-of-00002.gguf", "BF16/gemma-3-27b-it-BF16-00002-of-00002.gguf"], "BF16", True),
-        (["qwen2.5-7b-instruct-q8_0-00001-of-00003.gguf", "qwen2.5-7b-instruct-q8_0-00002-of-00003.gguf"], "Q8_0", False),
+        (
+            ["Org_Model-Q8_0/Org_Model-Q8_0-00001-of-00002.gguf", "Org_Model-Q8_0/Org_Model-Q8_0-00002-of-00002.gguf"],
+            "Q8_0",
+            True,
+        ),
+        (
+            [
+                "Qwen2-72B-Instruct-Q8_0.gguf/Qwen2-72B-Instruct-Q8_0-00001-of-00002.gguf",
+                "Qwen2-72B-Instruct-Q8_0.gguf/Qwen2-72B-Instruct-Q8_0-00002-of-00002.gguf",
+            ],
+            "Q8_0",
+            True,
+        ),
+        (
+            [
+                "UD-IQ2_XXS/GLM-4.6-UD-IQ2_XXS-00001-of-00003.gguf",
+                "UD-IQ2_XXS/GLM-4.6-UD-IQ2_XXS-00002-of-00003.gguf",
+                "UD-IQ2_XXS/GLM-4.6-UD-IQ2_XXS-00003-of-00003.gguf",
+            ],
+            "UD-IQ2_XXS",
+            True,
+        ),
+        (
+            ["BF16/gemma-3-27b-it-BF16-00001-of-00002.gguf", "BF16/gemma-3-27b-it-BF16-00002-of-00002.gguf"],
+            "BF16",
+            True,
+        ),
+        (
+            ["qwen2.5-7b-instruct-q8_0-00001-of-00003.gguf", "qwen2.5-7b-instruct-q8_0-00002-of-00003.gguf"],
+            "Q8_0",
+            False,
+        ),
         (["Q8_0/model-00002-of-00002.gguf", "Q8_0/model-00001-of-00002.gguf"], "Q8_0", True),
     ],
-)  # fmt: skip
+)
 def test_split_sets_become_one_quant(paths, label, complete):
     parsed = parse(*paths)
     assert len(parsed.quants) == 1
@@ -84,8 +108,12 @@ def test_split_sets_become_one_quant(paths, label, complete):
 
 
 def test_old_style_parts_need_concatenation():
-    parsed = parse("Qwen2.5-72B-Instruct.Q5_K_M.gguf.part2of2", "Qwen2.5-72B-Instruct.Q5_K_M.gguf.part1of2",
-                   "lemur-70b-chat-v1.Q6_K.gguf-split-a", "lemur-70b-chat-v1.Q6_K.gguf-split-b")  # fmt: skip
+    parsed = parse(
+        "Qwen2.5-72B-Instruct.Q5_K_M.gguf.part2of2",
+        "Qwen2.5-72B-Instruct.Q5_K_M.gguf.part1of2",
+        "lemur-70b-chat-v1.Q6_K.gguf-split-a",
+        "lemur-70b-chat-v1.Q6_K.gguf-split-b",
+    )
     groups = {g.label: g for g in parsed.quants}
     assert groups["Q5_K_M"].split_style == "concat" and groups["Q5_K_M"].complete
     assert groups["Q5_K_M"].first_file.path.endswith("part1of2")
@@ -96,15 +124,22 @@ def test_old_style_parts_need_concatenation():
 @pytest.mark.parametrize(
     ("path", "kind"),
     [
-        ("mmproj-F16.gguf", "mmproj"), ("mmproj-model-f16.gguf", "mmproj"),
+        ("mmproj-F16.gguf", "mmproj"),
+        ("mmproj-model-f16.gguf", "mmproj"),
         ("mmproj-mistralai_Mistral-Small-3.1-24B-Instruct-2503-f16.gguf", "mmproj"),
-        ("gemma-3-4b-it.BF16-mmproj.gguf", "mmproj"), ("Qwen2-VL-7B-mmproj-q5_1.gguf", "mmproj"),
-        ("Qwen2.5-3B-Instruct.imatrix", "imatrix"), ("imatrix.dat", "imatrix"), ("imatrix_unsloth.dat", "imatrix"),
+        ("gemma-3-4b-it.BF16-mmproj.gguf", "mmproj"),
+        ("Qwen2-VL-7B-mmproj-q5_1.gguf", "mmproj"),
+        ("Qwen2.5-3B-Instruct.imatrix", "imatrix"),
+        ("imatrix.dat", "imatrix"),
+        ("imatrix_unsloth.dat", "imatrix"),
         ("imatrix-Model-Q8_0.gguf", "imatrix"),
-        ("mtp-Model-Q8_0.gguf", "drafter"), ("Model-draft-Q4_K_M.gguf", "drafter"),
-        ("README.md", "non-gguf"), ("config.json", "non-gguf"), ("model.safetensors", "non-gguf"),
+        ("mtp-Model-Q8_0.gguf", "drafter"),
+        ("Model-draft-Q4_K_M.gguf", "drafter"),
+        ("README.md", "non-gguf"),
+        ("config.json", "non-gguf"),
+        ("model.safetensors", "non-gguf"),
     ],
-)  # fmt: skip
+)
 def test_other_files_are_never_quants(path, kind):
     parsed = parse(path)
     assert parsed.quants == []

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from fake_nvml import RTX_3060, RTX_4090, make_fake_nvml
 
+from fake_nvml import RTX_3060, RTX_4090, make_fake_nvml
 from quantpick.hardware import Ram
 from quantpick.probe import guess_backend, probe_hardware
 from quantpick.probe.apple import apple_gpu_budget
@@ -64,9 +64,12 @@ def test_cgroup_v2_namespace_root(tmp_path):
 def test_cgroup_v1_docker_without_namespace(tmp_path):
     write(tmp_path, "proc/meminfo", MEMINFO)
     write(tmp_path, "proc/self/cgroup", "12:memory:/docker/abc123\n11:cpu,cpuacct:/docker/abc123\n0::/\n")
-    write(tmp_path, "proc/self/mountinfo",
-          "40 30 0:36 /docker/abc123 /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory\n"
-          "30 1 0:26 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n")  # fmt: skip
+    write(
+        tmp_path,
+        "proc/self/mountinfo",
+        "40 30 0:36 /docker/abc123 /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory\n"
+        "30 1 0:26 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
+    )
     write(tmp_path, "sys/fs/cgroup/memory/memory.limit_in_bytes", str(8 * GiB))
     ram = probe_ram(tmp_path, [])
     assert ram.total_bytes == 8 * GiB and ram.cgroup_limit_bytes == 8 * GiB
@@ -75,9 +78,12 @@ def test_cgroup_v1_docker_without_namespace(tmp_path):
 def test_cgroup_v1_unlimited_sentinel_is_no_limit(tmp_path):
     write(tmp_path, "proc/meminfo", MEMINFO)
     write(tmp_path, "proc/self/cgroup", "9:memory:/user.slice\n0::/user.slice\n")
-    write(tmp_path, "proc/self/mountinfo",
-          "40 30 0:36 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
-          "30 1 0:26 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n")  # fmt: skip
+    write(
+        tmp_path,
+        "proc/self/mountinfo",
+        "40 30 0:36 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+        "30 1 0:26 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
+    )
     write(tmp_path, "sys/fs/cgroup/memory/user.slice/memory.limit_in_bytes", "9223372036854771712\n")
     write(tmp_path, "sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n")
     ram = probe_ram(tmp_path, [])
@@ -112,23 +118,37 @@ def test_two_gpus_and_cuda_visible_devices():
     assert [g.name for g in probe_nvidia(nvml, RAM, [], env={})] == [RTX_4090["name"], RTX_3060["name"]]
     assert [g.name for g in probe_nvidia(nvml, RAM, [], env={"CUDA_VISIBLE_DEVICES": "1"})] == [RTX_3060["name"]]
     assert [g.name for g in probe_nvidia(nvml, RAM, [], env={"CUDA_VISIBLE_DEVICES": "1,0"})] == [
-        RTX_3060["name"], RTX_4090["name"]]  # fmt: skip
+        RTX_3060["name"],
+        RTX_4090["name"],
+    ]
     assert [g.name for g in probe_nvidia(nvml, RAM, [], env={"CUDA_VISIBLE_DEVICES": "GPU-aaaa"})] == [RTX_4090["name"]]
     assert probe_nvidia(nvml, RAM, [], env={"CUDA_VISIBLE_DEVICES": ""}) == []
     warnings = []
     assert [g.name for g in probe_nvidia(nvml, RAM, warnings, env={"CUDA_VISIBLE_DEVICES": "0,7,1"})] == [
-        RTX_4090["name"]]  # fmt: skip
+        RTX_4090["name"]
+    ]
     assert "7" in warnings[0]
 
 
 def test_mig_instances_are_the_usable_units():
-    a100 = {"name": "NVIDIA A100-SXM4-80GB", "total": 80 * GiB, "uuid": "GPU-a100", "cc": (8, 0), "mem_clock": 1593,
-            "bus_width": 5120,
-            "migs": [{"name": "3g.40gb", "total": 40 * GiB, "free": 39 * GiB, "uuid": "MIG-one"}, None,
-                     {"name": "1g.10gb", "total": 10 * GiB, "uuid": "MIG-two"}]}  # fmt: skip
+    a100 = {
+        "name": "NVIDIA A100-SXM4-80GB",
+        "total": 80 * GiB,
+        "uuid": "GPU-a100",
+        "cc": (8, 0),
+        "mem_clock": 1593,
+        "bus_width": 5120,
+        "migs": [
+            {"name": "3g.40gb", "total": 40 * GiB, "free": 39 * GiB, "uuid": "MIG-one"},
+            None,
+            {"name": "1g.10gb", "total": 10 * GiB, "uuid": "MIG-two"},
+        ],
+    }
     gpus = probe_nvidia(make_fake_nvml([a100]), RAM, [], env={})
     assert [(g.name, g.total_bytes, g.mig) for g in gpus] == [
-        ("NVIDIA A100-SXM4-80GB MIG 3g.40gb", 40 * GiB, True), ("NVIDIA A100-SXM4-80GB MIG 1g.10gb", 10 * GiB, True)]  # fmt: skip
+        ("NVIDIA A100-SXM4-80GB MIG 3g.40gb", 40 * GiB, True),
+        ("NVIDIA A100-SXM4-80GB MIG 1g.10gb", 10 * GiB, True),
+    ]
     assert gpus[0].bandwidth_gbps == pytest.approx(2039.0 / 2, rel=0.01)  # half the memory slices, half the bandwidth
     visible = probe_nvidia(make_fake_nvml([a100]), RAM, [], env={"CUDA_VISIBLE_DEVICES": "MIG-two"})
     assert [g.uuid for g in visible] == ["MIG-two"]
@@ -148,9 +168,12 @@ def test_old_driver_without_v2_memory_call_falls_back_to_v1():
 
 @pytest.mark.parametrize(
     ("code", "warned"),
-    [("NVML_ERROR_LIBRARY_NOT_FOUND", None), ("NVML_ERROR_DRIVER_NOT_LOADED", "kernel driver is not loaded"),
-     ("NVML_ERROR_LIB_RM_VERSION_MISMATCH", "could not start")],
-)  # fmt: skip
+    [
+        ("NVML_ERROR_LIBRARY_NOT_FOUND", None),
+        ("NVML_ERROR_DRIVER_NOT_LOADED", "kernel driver is not loaded"),
+        ("NVML_ERROR_LIB_RM_VERSION_MISMATCH", "could not start"),
+    ],
+)
 def test_nvml_failures_mean_no_gpu_and_at_most_one_warning(code, warned):
     import pynvml
 
@@ -191,12 +214,26 @@ def drm_card(root: Path, card: str, vendor: str, files: dict[str, str]) -> None:
 
 
 def test_amd_discrete(tmp_path):
-    drm_card(tmp_path, "card1", "0x1002", {"mem_info_vram_total": str(24 * GiB), "mem_info_vram_used": str(GiB),
-                                           "mem_info_vram_vendor": "samsung", "product_name": "Radeon RX 7900 XTX",
-                                           "mem_info_vis_vram_total": str(256 * MiB)})  # fmt: skip
+    drm_card(
+        tmp_path,
+        "card1",
+        "0x1002",
+        {
+            "mem_info_vram_total": str(24 * GiB),
+            "mem_info_vram_used": str(GiB),
+            "mem_info_vram_vendor": "samsung",
+            "product_name": "Radeon RX 7900 XTX",
+            "mem_info_vis_vram_total": str(256 * MiB),
+        },
+    )
     (gpu,) = probe_drm(tmp_path, [])
     assert (gpu.vendor, gpu.name, gpu.total_bytes, gpu.free_bytes, gpu.budget_bytes) == (
-        "amd", "Radeon RX 7900 XTX", 24 * GiB, 23 * GiB, 24 * GiB)  # fmt: skip
+        "amd",
+        "Radeon RX 7900 XTX",
+        24 * GiB,
+        23 * GiB,
+        24 * GiB,
+    )
     assert guess_backend([gpu], "Linux") == "rocm"
 
 
@@ -208,8 +245,12 @@ def test_amd_apu_carve_out_plus_gtt_shared_with_ram(tmp_path):
 
 
 def test_intel_xe_tiles_and_numeric_card_order(tmp_path):
-    drm_card(tmp_path, "card10", "0x8086", {"tile0/physical_vram_size_bytes": str(8 * GiB),
-                                            "tile1/physical_vram_size_bytes": hex(8 * GiB)})  # fmt: skip
+    drm_card(
+        tmp_path,
+        "card10",
+        "0x8086",
+        {"tile0/physical_vram_size_bytes": str(8 * GiB), "tile1/physical_vram_size_bytes": hex(8 * GiB)},
+    )
     drm_card(tmp_path, "card2", "0x8086", {})  # an iGPU with no VRAM file: not reported
     drm_card(tmp_path, "card3", "0x1002", {"mem_info_vram_total": str(16 * GiB), "board_info": "x"})
     gpus = probe_drm(tmp_path, [])
@@ -224,7 +265,7 @@ def test_intel_xe_tiles_and_numeric_card_order(tmp_path):
         (128, 115 * GiB, "0", 115 * GiB, "Metal"),
         (16, None, "12000", 12000 * MiB, "iogpu.wired_limit_mb"),
     ],
-)  # fmt: skip
+)
 def test_apple_gpu_budget(total_gib, metal, wired, expected, source):
     budget, where = apple_gpu_budget(total_gib * GiB, run={"iogpu.wired_limit_mb": wired}.get, metal=lambda: metal)
     assert budget == pytest.approx(expected, abs=1) and source in where
@@ -232,9 +273,17 @@ def test_apple_gpu_budget(total_gib, metal, wired, expected, source):
 
 @pytest.mark.parametrize("total_gib", [16, 128])
 def test_apple_machine_end_to_end(tmp_path, total_gib):
-    sysctl = {"hw.optional.arm64": "1", "hw.memsize": str(total_gib * GiB), "machdep.cpu.brand_string": "Apple M3 Max",
-              "hw.optional.neon": "1", "hw.optional.arm.FEAT_DotProd": "1", "hw.optional.arm.FEAT_I8MM": "1",
-              "hw.logicalcpu": "16", "hw.physicalcpu": "16", "iogpu.wired_limit_mb": "0"}  # fmt: skip
+    sysctl = {
+        "hw.optional.arm64": "1",
+        "hw.memsize": str(total_gib * GiB),
+        "machdep.cpu.brand_string": "Apple M3 Max",
+        "hw.optional.neon": "1",
+        "hw.optional.arm.FEAT_DotProd": "1",
+        "hw.optional.arm.FEAT_I8MM": "1",
+        "hw.logicalcpu": "16",
+        "hw.physicalcpu": "16",
+        "iogpu.wired_limit_mb": "0",
+    }
     hw = probe_hardware(root=tmp_path, system="Darwin", run=sysctl.get, metal=lambda: None, nvml=make_fake_nvml([]))
     (gpu,) = hw.gpus
     assert hw.backend == "metal" and gpu.unified and gpu.shared_with_ram_bytes == gpu.budget_bytes
@@ -304,8 +353,9 @@ def test_real_binding_against_a_fake_libnvidia_ml(tmp_path):
     lib = tmp_path / "libnvidia-ml.so.1"
     subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(lib), str(FAKE_LIB)], check=True)
     env = dict(os.environ, LD_LIBRARY_PATH=str(tmp_path))
-    done = subprocess.run([sys.executable, "-m", "quantpick", "probe", "--json"], env=env, capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "quantpick", "probe", "--json"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["backend"] == "cuda"
@@ -315,10 +365,20 @@ def test_real_binding_against_a_fake_libnvidia_ml(tmp_path):
     assert first["budget_bytes"] == 24 * GiB - 512 * MiB and first["compute_capability"] == "8.9"
     assert first["bandwidth_gbps"] == pytest.approx(1008.1, abs=0.1) and first["driver_version"] == "580.00.fake"
     assert unified["unified"] and unified["total_bytes"] is None
-    no_v2 = subprocess.run([sys.executable, "-m", "quantpick", "probe", "--json"],
-                           env={**env, "FAKE_NVML_NO_V2": "1"}, capture_output=True, text=True, timeout=60)  # fmt: skip
+    no_v2 = subprocess.run(
+        [sys.executable, "-m", "quantpick", "probe", "--json"],
+        env={**env, "FAKE_NVML_NO_V2": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert json.loads(no_v2.stdout)["gpus"][0]["reserved_bytes"] is None
-    driver = subprocess.run([sys.executable, "-m", "quantpick", "probe", "--json"],
-                            env={**env, "FAKE_NVML_INIT_RC": "9"}, capture_output=True, text=True, timeout=60)  # fmt: skip
+    driver = subprocess.run(
+        [sys.executable, "-m", "quantpick", "probe", "--json"],
+        env={**env, "FAKE_NVML_INIT_RC": "9"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     data = json.loads(driver.stdout)
     assert driver.returncode == 0 and data["gpus"] == [] and "driver is not loaded" in data["warnings"][0]

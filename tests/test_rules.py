@@ -14,14 +14,35 @@ GB = 1000**3
 CATALOG = load_catalog()
 LLAMA3_8B = ModelShape("llama", 32, 4096, 8192, 32, 8, vocab_size=128256)
 QWEN_72B = ModelShape("qwen2", 80, 8192, 32768, 64, 8, 128, 128, vocab_size=152064)
-QWEN3_30B_MOE = ModelShape("qwen3moe", 48, 2048, 40960, 32, 4, 128, 128, expert_count=128, expert_used_count=8,
-                           vocab_size=151936)  # fmt: skip
+QWEN3_30B_MOE = ModelShape(
+    "qwen3moe", 48, 2048, 40960, 32, 4, 128, 128, expert_count=128, expert_used_count=8, vocab_size=151936
+)
 
 # bartowski/Meta-Llama-3.1-8B-Instruct-GGUF-like file sizes (GB)
-SIZES_8B = {"F16": 16.1, "Q8_0": 8.54, "Q6_K_L": 6.85, "Q6_K": 6.6, "Q5_K_L": 6.06, "Q5_K_M": 5.73, "Q5_K_S": 5.6,
-            "Q4_K_L": 5.31, "Q4_K_M": 4.92, "Q4_K_S": 4.69, "Q4_0": 4.66, "IQ4_NL": 4.68, "IQ4_XS": 4.45,
-            "Q3_K_XL": 4.78, "Q3_K_L": 4.32, "Q3_K_M": 4.02, "IQ3_M": 3.78, "Q3_K_S": 3.66, "IQ3_XS": 3.52,
-            "Q2_K_L": 3.69, "Q2_K": 3.18, "IQ2_M": 2.95}  # fmt: skip
+SIZES_8B = {
+    "F16": 16.1,
+    "Q8_0": 8.54,
+    "Q6_K_L": 6.85,
+    "Q6_K": 6.6,
+    "Q5_K_L": 6.06,
+    "Q5_K_M": 5.73,
+    "Q5_K_S": 5.6,
+    "Q4_K_L": 5.31,
+    "Q4_K_M": 4.92,
+    "Q4_K_S": 4.69,
+    "Q4_0": 4.66,
+    "IQ4_NL": 4.68,
+    "IQ4_XS": 4.45,
+    "Q3_K_XL": 4.78,
+    "Q3_K_L": 4.32,
+    "Q3_K_M": 4.02,
+    "IQ3_M": 3.78,
+    "Q3_K_S": 3.66,
+    "IQ3_XS": 3.52,
+    "Q2_K_L": 3.69,
+    "Q2_K": 3.18,
+    "IQ2_M": 2.95,
+}
 
 
 def repo(sizes: dict[str, float], stem="Model", extra: list[RepoFile] = ()):
@@ -31,8 +52,12 @@ def repo(sizes: dict[str, float], stem="Model", extra: list[RepoFile] = ()):
 
 def gpu_machine(vram_gib: float, ram_gib: float = 32, backend="cuda", flags=None) -> Hardware:
     vram = int(vram_gib * GiB)
-    return Hardware(Ram(int(ram_gib * GiB), int(ram_gib * GiB), "test"),
-                    [Gpu("nvidia", "GPU", vram, vram, vram, "test")], Cpu(flags=flags or {"avx2": True}), backend)  # fmt: skip
+    return Hardware(
+        Ram(int(ram_gib * GiB), int(ram_gib * GiB), "test"),
+        [Gpu("nvidia", "GPU", vram, vram, vram, "test")],
+        Cpu(flags=flags or {"avx2": True}),
+        backend,
+    )
 
 
 def cpu_machine(ram_gib: float, flags=None) -> Hardware:
@@ -99,8 +124,13 @@ def test_quality_mode_adds_ram_and_offloads_layers_split_72b():
         if shards == 1:
             files.append(RepoFile(f"Qwen2.5-72B-Instruct-{q}.gguf", int(gb * GB)))
         else:
-            files += [RepoFile(f"Qwen2.5-72B-Instruct-{q}/Qwen2.5-72B-Instruct-{q}-{n:05d}-of-{shards:05d}.gguf",
-                               int(gb * GB / shards)) for n in range(1, shards + 1)]  # fmt: skip
+            files += [
+                RepoFile(
+                    f"Qwen2.5-72B-Instruct-{q}/Qwen2.5-72B-Instruct-{q}-{n:05d}-of-{shards:05d}.gguf",
+                    int(gb * GB / shards),
+                )
+                for n in range(1, shards + 1)
+            ]
     parsed = parse_repo_files(files, CATALOG)
     result = pick(gpu_machine(24, ram_gib=48), parsed, shape=QWEN_72B, mode="quality")
     assert result.pick.label == "Q4_K_M" and result.pick.placement == "gpu+cpu" and result.mode == "quality"
@@ -158,8 +188,13 @@ def test_explicit_quant_the_repo_lacks_is_a_usage_error():
 
 
 def test_mmproj_imatrix_unknown_dead_and_incomplete_are_never_picked():
-    extra = [RepoFile("mmproj-F16.gguf", 1 * GB), RepoFile("Model.imatrix", 1000), RepoFile("Model-IQ4_KS.gguf", GB),
-             RepoFile("Model-Q4_0_4_4.gguf", GB), RepoFile("big-Q6_K-00001-of-00002.gguf", GB)]  # fmt: skip
+    extra = [
+        RepoFile("mmproj-F16.gguf", 1 * GB),
+        RepoFile("Model.imatrix", 1000),
+        RepoFile("Model-IQ4_KS.gguf", GB),
+        RepoFile("Model-Q4_0_4_4.gguf", GB),
+        RepoFile("big-Q6_K-00001-of-00002.gguf", GB),
+    ]
     parsed = repo({"Q2_K": 3.18}, extra=extra)
     result = pick(cpu_machine(64), parsed)
     assert result.pick.label == "Q2_K"
@@ -218,21 +253,33 @@ def test_backend_without_a_kernel_runs_on_cpu():
 
 
 def test_budgets_sum_gpus_and_count_shared_memory_once():
-    two = Hardware(Ram(64 * GiB, 60 * GiB, "t"), [Gpu("nvidia", "a", 24 * GiB, 0, 23 * GiB, "t"),
-                                                  Gpu("nvidia", "b", 24 * GiB, 0, 23 * GiB, "t")], Cpu(), "cuda")  # fmt: skip
+    two = Hardware(
+        Ram(64 * GiB, 60 * GiB, "t"),
+        [Gpu("nvidia", "a", 24 * GiB, 0, 23 * GiB, "t"), Gpu("nvidia", "b", 24 * GiB, 0, 23 * GiB, "t")],
+        Cpu(),
+        "cuda",
+    )
     budget = compute_budget(two)
     assert budget.speed_bytes == 46 * GiB and budget.quality_bytes == 46 * GiB + 60 * GiB
-    apple = Hardware(Ram(64 * GiB, 60 * GiB, "t"),
-                     [Gpu("apple", "M3", 64 * GiB, None, 48 * GiB, "t", shared_with_ram_bytes=48 * GiB, unified=True)],
-                     Cpu(), "metal")  # fmt: skip
+    apple = Hardware(
+        Ram(64 * GiB, 60 * GiB, "t"),
+        [Gpu("apple", "M3", 64 * GiB, None, 48 * GiB, "t", shared_with_ram_bytes=48 * GiB, unified=True)],
+        Cpu(),
+        "metal",
+    )
     budget = compute_budget(apple)
     assert budget.speed_bytes == 48 * GiB and budget.quality_bytes == 60 * GiB  # RAM counted once
-    gb10 = Hardware(Ram(128 * GiB, 120 * GiB, "t"), [Gpu("nvidia", "GB10", None, None, None, "t", unified=True)],
-                    Cpu(), "cuda")  # fmt: skip
+    gb10 = Hardware(
+        Ram(128 * GiB, 120 * GiB, "t"), [Gpu("nvidia", "GB10", None, None, None, "t", unified=True)], Cpu(), "cuda"
+    )
     budget = compute_budget(gb10)
     assert budget.speed_bytes == budget.quality_bytes == 124 * GiB
-    apu = Hardware(Ram(60 * GiB, 50 * GiB, "t"), [Gpu("amd", "APU", 36 * GiB, None, 36 * GiB, "t",
-                                                      shared_with_ram_bytes=32 * GiB, unified=True)], Cpu(), "cpu")  # fmt: skip
+    apu = Hardware(
+        Ram(60 * GiB, 50 * GiB, "t"),
+        [Gpu("amd", "APU", 36 * GiB, None, 36 * GiB, "t", shared_with_ram_bytes=32 * GiB, unified=True)],
+        Cpu(),
+        "cpu",
+    )
     assert compute_budget(apu).quality_bytes == 36 * GiB + 56 * GiB - 32 * GiB
 
 

@@ -34,8 +34,14 @@ def test_parse_size_rejects_nonsense_with_a_hint(text):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(0, "0 B"), (1023, "1023 B"), (1024, "1.00 KiB"), (5 * 1024**3, "5.00 GiB"), (3 * 1024**4, "3.00 TiB"),
-     (None, "unknown")],
-)  # fmt: skip
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1024, "1.00 KiB"),
+        (5 * 1024**3, "5.00 GiB"),
+        (3 * 1024**4, "3.00 TiB"),
+        (None, "unknown"),
+    ],
+)
 def test_format_size_always_names_the_unit(value, expected):
     assert format_size(value) == expected

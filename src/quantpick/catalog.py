@@ -188,8 +188,16 @@ _HINT = "fix the file, or unset QUANTPICK_CATALOG to use the shipped catalog"
 class _Validator:
     """Checks the raw YAML strictly and builds the model; every error names the file and the entry."""
 
-    TOP = {"schema_version", "sources", "quality_scales", "ranking", "backend_notes", "quants", "variants",
-           "prefix_variants"}  # fmt: skip
+    TOP = {
+        "schema_version",
+        "sources",
+        "quality_scales",
+        "ranking",
+        "backend_notes",
+        "quants",
+        "variants",
+        "prefix_variants",
+    }
     QUANT = {"name", "family", "aliases", "bpw", "quality", "notes", "cpu_repack", "gpu_missing", "loadable"}
     BPW = {"nominal", "effective", "source"}
     FIGURE = {"value", "source", "note"}
@@ -233,8 +241,9 @@ class _Validator:
         return text
 
     def catalog(self, raw) -> Catalog:
-        top = self.mapping(raw, "top level", self.TOP, {"schema_version", "sources", "quality_scales", "ranking",
-                                                         "quants"})  # fmt: skip
+        top = self.mapping(
+            raw, "top level", self.TOP, {"schema_version", "sources", "quality_scales", "ranking", "quants"}
+        )
         if top["schema_version"] != 1:
             self.fail("schema_version", f"unsupported version {top['schema_version']!r} (expected 1)")
         if not isinstance(top["sources"], dict) or not top["sources"]:
@@ -245,16 +254,23 @@ class _Validator:
             scale = self.mapping(scale, f"quality_scales.{key}", {"description", "source"}, {"description", "source"})
             self.source_ref(scale["source"], f"quality_scales.{key}.source")
             scales[key] = scale
-        ranking = self.mapping(top["ranking"], "ranking", {"scale", "prefer_figure", "fallback_figure"},
-                               {"scale", "prefer_figure", "fallback_figure"})  # fmt: skip
+        ranking = self.mapping(
+            top["ranking"],
+            "ranking",
+            {"scale", "prefer_figure", "fallback_figure"},
+            {"scale", "prefer_figure", "fallback_figure"},
+        )
         for key in ranking.values():
             if key not in scales:
                 self.fail("ranking", f"{key!r} is not a quality scale")
         notes = {}
         for key, note in (top.get("backend_notes") or {}).items():
             note = self.mapping(note, f"backend_notes.{key}", {"text", "source"}, {"text", "source"})
-            notes[key] = Note(key, self.string(note["text"], f"backend_notes.{key}.text"),
-                              self.source_ref(note["source"], f"backend_notes.{key}.source"))  # fmt: skip
+            notes[key] = Note(
+                key,
+                self.string(note["text"], f"backend_notes.{key}.text"),
+                self.source_ref(note["source"], f"backend_notes.{key}.source"),
+            )
         self.notes = notes
         self.scales = scales
         if not isinstance(top["quants"], list) or not top["quants"]:

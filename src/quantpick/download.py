@@ -42,8 +42,14 @@ class FilePlan:
         return self.blob.with_name(self.blob.name + ".part")
 
     def to_dict(self) -> dict:
-        return {"repo_path": self.repo_path, "path": str(self.path), "size_bytes": self.size_bytes,
-                "sha256": self.sha256, "status": self.status, "part_bytes": self.part_bytes}  # fmt: skip
+        return {
+            "repo_path": self.repo_path,
+            "path": str(self.path),
+            "size_bytes": self.size_bytes,
+            "sha256": self.sha256,
+            "status": self.status,
+            "part_bytes": self.part_bytes,
+        }
 
 
 @dataclass
@@ -86,8 +92,9 @@ def _safe_relative(repo_path: str) -> PurePosixPath:
     return relative
 
 
-def plan_download(repo: str, revision: str, requested_revision: str | None, files: list[RepoFile],
-                  local_dir: str | None) -> DownloadPlan:  # fmt: skip
+def plan_download(
+    repo: str, revision: str, requested_revision: str | None, files: list[RepoFile], local_dir: str | None
+) -> DownloadPlan:
     """Where each file goes and what is already there. Reads the disk, writes nothing."""
     plans = []
     if local_dir is not None:
@@ -203,8 +210,9 @@ def execute(plan: DownloadPlan, progress: Progress | None = None) -> DownloadPla
         raise DownloadError(
             f"not enough disk space at {plan.destination}: need {format_size(plan.bytes_to_fetch)}"
             f" (+{format_size(plan.margin_bytes)} margin), {format_size(plan.free_bytes)} free",
-            code="disk_space", hint="free some space or choose another place with --local-dir",
-        )  # fmt: skip
+            code="disk_space",
+            hint="free some space or choose another place with --local-dir",
+        )
     try:
         for file_plan in plan.files:
             if file_plan.status == "present":
@@ -221,10 +229,13 @@ def execute(plan: DownloadPlan, progress: Progress | None = None) -> DownloadPla
             file_plan.status = "resumed" if resumed else "downloaded"
             _link(plan, file_plan)
     except KeyboardInterrupt:
-        raise Interrupted("download interrupted", code="interrupted",
-                          hint="run the same command again to resume: the bytes already fetched are kept") from None  # fmt: skip
-    if plan.layout == "cache" and plan.requested_revision and plan.requested_revision != plan.revision:
-        _write_ref(plan)
+        raise Interrupted(
+            "download interrupted",
+            code="interrupted",
+            hint="run the same command again to resume: the bytes already fetched are kept",
+        ) from None
+    if plan.layout == "cache" and plan.requested_revision != plan.revision:
+        _write_ref(plan)  # refs/<branch> -> commit, so hf_hub_download and try_to_load_from_cache find the files
     return plan
 
 
@@ -243,7 +254,7 @@ def _link(plan: DownloadPlan, file_plan: FilePlan) -> None:
 
 
 def _write_ref(plan: DownloadPlan) -> None:
-    ref = plan.destination / "refs" / plan.requested_revision
+    ref = plan.destination / "refs" / (plan.requested_revision or "main")
     try:
         ref.parent.mkdir(parents=True, exist_ok=True)
         ref.write_text(plan.revision)
@@ -260,7 +271,6 @@ def _fetch(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> None:
 
     url = hf_hub_url(plan.repo, file_plan.repo_path, revision=plan.revision)
     part = file_plan.part
-    part.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     have = 0
     if part.exists():
@@ -274,7 +284,9 @@ def _fetch(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> None:
     progress.start_file(file_plan)
     progress.advance(file_plan, have)
     failures = 0
-    part.touch()
+    if file_plan.size_bytes == 0:
+        part.parent.mkdir(parents=True, exist_ok=True)
+        part.touch()
     while have < file_plan.size_bytes:
         headers = build_hf_headers(library_name="quantpick", library_version=__version__)
         if have:
@@ -284,6 +296,7 @@ def _fetch(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> None:
                 if response.status_code >= 400:
                     response.read()
                     hf_raise_for_status(response)
+                part.parent.mkdir(parents=True, exist_ok=True)  # only once the Hub said yes: nothing left behind
                 if have and response.status_code == 200:  # the server ignored Range: start over
                     digest, have = hashlib.sha256(), 0
                     part.write_bytes(b"")
@@ -299,16 +312,18 @@ def _fetch(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> None:
                 raise HubError(
                     f"connection lost while downloading {file_plan.repo_path} "
                     f"({format_size(have)} of {format_size(file_plan.size_bytes)} kept): {exc}",
-                    code="network", hint="run the same command again to resume where it stopped",
-                ) from None  # fmt: skip
+                    code="network",
+                    hint="run the same command again to resume where it stopped",
+                ) from None
             time.sleep(BACKOFF_SECONDS[min(failures - 1, len(BACKOFF_SECONDS) - 1)])
             continue
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise DownloadError(
-                    f"disk full while writing {part} ({format_size(have)} kept)", code="disk_full",
+                    f"disk full while writing {part} ({format_size(have)} kept)",
+                    code="disk_full",
                     hint="free some space and run the same command again: the download resumes",
-                ) from None  # fmt: skip
+                ) from None
             if isinstance(exc, httpx2.HTTPError) or type(exc).__module__.startswith("huggingface_hub"):
                 raise hub_error(exc, plan.repo, plan.revision, file_plan.repo_path) from exc
             raise DownloadError(f"cannot write {part}: {exc.strerror or exc}", code="write_failed") from None
@@ -320,15 +335,20 @@ def _fetch(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> None:
             break
     if have != file_plan.size_bytes:
         part.unlink(missing_ok=True)
-        raise DownloadError(f"{file_plan.repo_path}: got {have} bytes, the listing says {file_plan.size_bytes}",
-                            code="size_mismatch", hint="run the command again")  # fmt: skip
+        raise DownloadError(
+            f"{file_plan.repo_path}: got {have} bytes, the listing says {file_plan.size_bytes}",
+            code="size_mismatch",
+            hint="run the command again",
+        )
     actual = digest.hexdigest()
     if file_plan.sha256 is not None and actual != file_plan.sha256:
         part.unlink(missing_ok=True)
-        raise DownloadError(f"checksum mismatch for {file_plan.repo_path}: sha256 {actual[:16]}…, "
-                            f"the repo lists {file_plan.sha256[:16]}…; the bad file was removed",
-                            code="checksum_mismatch", hint="run the command again; if it repeats, report it to "
-                            "the repo owner")  # fmt: skip
+        raise DownloadError(
+            f"checksum mismatch for {file_plan.repo_path}: sha256 {actual[:16]}…, "
+            f"the repo lists {file_plan.sha256[:16]}…; the bad file was removed",
+            code="checksum_mismatch",
+            hint="run the command again; if it repeats, report it to the repo owner",
+        )
     file_plan.blob.parent.mkdir(parents=True, exist_ok=True)
     os.replace(part, file_plan.blob)
     _write_marker(file_plan.blob, actual)

@@ -17,11 +17,22 @@ _SIZES = {k: struct.calcsize(v) for k, v in _SCALAR.items()}
 _STRING, _ARRAY = 8, 9
 
 SHAPE_SUFFIXES = (
-    "block_count", "context_length", "embedding_length", "attention.head_count", "attention.head_count_kv",
-    "attention.key_length", "attention.value_length", "expert_count", "expert_used_count",
-    "attention.sliding_window", "attention.sliding_window_pattern", "attention.kv_lora_rank",
-    "attention.key_length_mla", "attention.value_length_mla", "rope.dimension_count",
-)  # fmt: skip
+    "block_count",
+    "context_length",
+    "embedding_length",
+    "attention.head_count",
+    "attention.head_count_kv",
+    "attention.key_length",
+    "attention.value_length",
+    "expert_count",
+    "expert_used_count",
+    "attention.sliding_window",
+    "attention.sliding_window_pattern",
+    "attention.kv_lora_rank",
+    "attention.key_length_mla",
+    "attention.value_length_mla",
+    "rope.dimension_count",
+)
 
 
 class HeaderError(ValueError):

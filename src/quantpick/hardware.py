@@ -108,22 +108,32 @@ def load_hardware_file(path: str) -> Hardware:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise UsageError(f"cannot read hardware file {path}: {exc.strerror or exc}",
-                         hint="save one with: quantpick probe --json > hw.json", code="hardware_file") from None  # fmt: skip
+        raise UsageError(
+            f"cannot read hardware file {path}: {exc.strerror or exc}",
+            hint="save one with: quantpick probe --json > hw.json",
+            code="hardware_file",
+        ) from None
     except ValueError as exc:
-        raise UsageError(f"hardware file {path} is not JSON: {exc}",
-                         hint="save one with: quantpick probe --json > hw.json", code="hardware_file") from None  # fmt: skip
+        raise UsageError(
+            f"hardware file {path} is not JSON: {exc}",
+            hint="save one with: quantpick probe --json > hw.json",
+            code="hardware_file",
+        ) from None
     if not isinstance(data, dict) or data.get("schema_version") != 1 or "ram" not in data:
-        raise UsageError(f"hardware file {path} is not a quantpick probe file (schema_version 1 with 'ram')",
-                         hint="save one with: quantpick probe --json > hw.json", code="hardware_file")  # fmt: skip
+        raise UsageError(
+            f"hardware file {path} is not a quantpick probe file (schema_version 1 with 'ram')",
+            hint="save one with: quantpick probe --json > hw.json",
+            code="hardware_file",
+        )
     try:
         return Hardware.from_dict(data, source=str(path))
     except (TypeError, KeyError, ValueError) as exc:
         raise UsageError(f"hardware file {path} is malformed: {exc}", code="hardware_file") from None
 
 
-def apply_overrides(hw: Hardware, *, vram: int | None = None, ram: int | None = None,
-                    backend: str | None = None) -> Hardware:  # fmt: skip
+def apply_overrides(
+    hw: Hardware, *, vram: int | None = None, ram: int | None = None, backend: str | None = None
+) -> Hardware:
     """Replace single figures: --vram (0 = no GPU), --ram, --backend."""
     gpus, notes = hw.gpus, list(hw.warnings)
     new_backend, backend_source = hw.backend, hw.backend_source

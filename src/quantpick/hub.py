@@ -53,8 +53,11 @@ class Listing:
 
 def validate_repo_id(repo: str) -> None:
     if not _REPO_ID.match(repo or "") or ".." in repo or repo.endswith((".", "-")):
-        raise UsageError(f"{repo!r} is not a Hub repo id", hint="write it as OWNER/NAME, e.g. bartowski/Qwen_Qwen3-8B-GGUF",
-                         code="invalid_repo_id")  # fmt: skip
+        raise UsageError(
+            f"{repo!r} is not a Hub repo id",
+            hint="write it as OWNER/NAME, e.g. bartowski/Qwen_Qwen3-8B-GGUF",
+            code="invalid_repo_id",
+        )
 
 
 # --- the offline listing cache -------------------------------------------------------------------------
@@ -123,9 +126,11 @@ def fetch_listing(repo: str, revision: str | None = None) -> Listing:
     if is_offline():
         cached = load_cached_listing(repo, revision)
         if cached is None:
-            raise HubError(f"offline mode (HF_HUB_OFFLINE) and no saved listing of {repo}"
-                           f"{'@' + revision if revision else ''}", code="offline",
-                           hint="run the same command once online; quantpick keeps the listing for offline use")  # fmt: skip
+            raise HubError(
+                f"offline mode (HF_HUB_OFFLINE) and no saved listing of {repo}{'@' + revision if revision else ''}",
+                code="offline",
+                hint="run the same command once online; quantpick keeps the listing for offline use",
+            )
         return cached
     from huggingface_hub import HfApi
 
@@ -205,31 +210,52 @@ def hub_error(exc: BaseException, repo: str, revision: str | None, path: str | N
 
     rev = revision or "main"
     if isinstance(exc, hf_errors.GatedRepoError):
-        return HubError(f"{repo} is gated: downloading needs approved access", code="gated",
-                        hint=f"accept the conditions on the repo page, then {AUTH_HINT}")  # fmt: skip
+        return HubError(
+            f"{repo} is gated: downloading needs approved access",
+            code="gated",
+            hint=f"accept the conditions on the repo page, then {AUTH_HINT}",
+        )
     if isinstance(exc, hf_errors.RevisionNotFoundError):
-        return HubError(f"revision {rev!r} not found in {repo}", code="revision_not_found",
-                        hint="check the branch, tag or commit; omit --revision for main")  # fmt: skip
+        return HubError(
+            f"revision {rev!r} not found in {repo}",
+            code="revision_not_found",
+            hint="check the branch, tag or commit; omit --revision for main",
+        )
     if isinstance(exc, hf_errors.RepositoryNotFoundError):
-        return HubError(f"repo {repo} not found (or private)", code="repo_not_found",
-                        hint="check the spelling; if it is an original safetensors repo, look for its -GGUF "
-                             f"version; for a private repo, {AUTH_HINT}")  # fmt: skip
+        return HubError(
+            f"repo {repo} not found (or private)",
+            code="repo_not_found",
+            hint="check the spelling; if it is an original safetensors repo, look for its -GGUF "
+            f"version; for a private repo, {AUTH_HINT}",
+        )
     if isinstance(exc, hf_errors.EntryNotFoundError) and not isinstance(exc, hf_errors.LocalEntryNotFoundError):
-        return HubError(f"{path or 'a file'} not found in {repo}@{rev}", code="file_not_found",
-                        hint="the repo changed: run the command again")  # fmt: skip
+        return HubError(
+            f"{path or 'a file'} not found in {repo}@{rev}",
+            code="file_not_found",
+            hint="the repo changed: run the command again",
+        )
     if isinstance(exc, hf_errors.OfflineModeIsEnabled):
-        return HubError("offline mode is on (HF_HUB_OFFLINE) and this needs the Hub", code="offline",
-                        hint="unset HF_HUB_OFFLINE, or run it once online first")  # fmt: skip
+        return HubError(
+            "offline mode is on (HF_HUB_OFFLINE) and this needs the Hub",
+            code="offline",
+            hint="unset HF_HUB_OFFLINE, or run it once online first",
+        )
     if isinstance(exc, hf_errors.HfHubHTTPError):
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if status in (401, 403):
             return HubError(f"the Hub refused access to {repo} (HTTP {status})", code="unauthorized", hint=AUTH_HINT)
-        return HubError(f"the Hub answered HTTP {status} for {repo}", code="hub_http_error",
-                        hint="try again later; the Hub may be busy")  # fmt: skip
+        return HubError(
+            f"the Hub answered HTTP {status} for {repo}",
+            code="hub_http_error",
+            hint="try again later; the Hub may be busy",
+        )
     if _is_network_error(exc):
-        return HubError(f"cannot reach the Hub ({_endpoint()}): {_short(exc)}", code="network",
-                        hint="check the connection (or HF_ENDPOINT); set QUANTPICK_TIMEOUT to wait longer, "
-                             "or HF_HUB_OFFLINE=1 to use saved listings")  # fmt: skip
+        return HubError(
+            f"cannot reach the Hub ({_endpoint()}): {_short(exc)}",
+            code="network",
+            hint="check the connection (or HF_ENDPOINT); set QUANTPICK_TIMEOUT to wait longer, "
+            "or HF_HUB_OFFLINE=1 to use saved listings",
+        )
     if isinstance(exc, hf_errors.HFValidationError):
         return HubError(f"invalid repo id or revision: {exc}", code="invalid_argument")
     return HubError(f"Hub request failed: {_short(exc)}", code="hub_error")

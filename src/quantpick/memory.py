@@ -19,8 +19,16 @@ DEFAULT_VOCAB = 128 * 1024  # logits buffer size when the header gave no vocabul
 UNKNOWN_SHAPE_RESERVE = 2 * GiB  # the top of the model cards' "1-2 GB smaller" band
 
 # Every n-th layer attends globally, the others through a sliding window (llama-model.cpp set_swa_pattern).
-SWA_PATTERN_BY_ARCH = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "cohere2": 4, "llama4": 4, "gpt-oss": 2,
-                       "exaone4": 4, "smallthinker": 4}  # fmt: skip
+SWA_PATTERN_BY_ARCH = {
+    "gemma2": 2,
+    "gemma3": 6,
+    "gemma3n": 5,
+    "cohere2": 4,
+    "llama4": 4,
+    "gpt-oss": 2,
+    "exaone4": 4,
+    "smallthinker": 4,
+}
 SWA_WINDOW_BY_ARCH = {"gemma2": 4096, "llama4": 8192, "exaone4": 4096, "smallthinker": 4096}
 
 
@@ -105,9 +113,13 @@ def estimate_reserve(shape: ModelShape | None, ctx: int, user_reserve: int | Non
         return Reserve(user_reserve, None, None, ctx, "user", "set with --reserve")
     if shape is None:
         return Reserve(
-            UNKNOWN_SHAPE_RESERVE, None, None, ctx, "default",
+            UNKNOWN_SHAPE_RESERVE,
+            None,
+            None,
+            ctx,
+            "default",
             "model header unreadable: kept the top of the model cards' 1-2 GB band (2 GiB)",
-        )  # fmt: skip
+        )
     kv = kv_cache_bytes(shape, ctx)
     overhead = overhead_bytes(shape)
     return Reserve(kv + overhead, kv, overhead, ctx, "estimate", f"KV cache f16 for {ctx} tokens + compute buffers")

@@ -180,7 +180,9 @@ def _choose(pool: list[Candidate], prefer: str, backend: str) -> tuple[Candidate
         if best_k is None or best_k.quant.level < 4:
             pick = _best(pool)
             if pick is not None and pick.quant.is_iquant:
-                below = "no K-quant fits" if best_k is None else f"the best K-quant that fits ({best_k.label}) is below Q4"
+                below = (
+                    "no K-quant fits" if best_k is None else f"the best K-quant that fits ({best_k.label}) is below Q4"
+                )
                 return pick, f"{below}; on {backend} I-quants give more quality for their size"
             return pick, None
         return best_k, f"K-quant: on {backend} I-quants compete only below Q4"
@@ -192,8 +194,14 @@ def _choose(pool: list[Candidate], prefer: str, backend: str) -> tuple[Candidate
     return None, None
 
 
-def evaluate(candidates: list[Candidate], hw: Hardware, budget: Budget, reserve: Reserve,
-             shape: ModelShape | None, catalog: Catalog) -> None:  # fmt: skip
+def evaluate(
+    candidates: list[Candidate],
+    hw: Hardware,
+    budget: Budget,
+    reserve: Reserve,
+    shape: ModelShape | None,
+    catalog: Catalog,
+) -> None:
     """Fill in each candidate's fit, placement and reasons (in place)."""
     for cand in candidates:
         quant = cand.quant
@@ -207,7 +215,9 @@ def evaluate(candidates: list[Candidate], hw: Hardware, budget: Budget, reserve:
         else:
             cand.fits_speed = budget.has_gpu and need <= budget.speed_bytes
             cand.fits_quality = need <= budget.quality_bytes
-        arithmetic = f"{format_size(cand.size_bytes)} + reserve {format_size(reserve.total_bytes)} = {format_size(need)}"
+        arithmetic = (
+            f"{format_size(cand.size_bytes)} + reserve {format_size(reserve.total_bytes)} = {format_size(need)}"
+        )
         if not budget.has_gpu:
             cand.placement = "cpu" if cand.fits_quality else None
             verdict = "fits RAM" if cand.fits_quality else "too large for RAM"
@@ -242,13 +252,20 @@ def _gpu_layers(cand: Candidate, budget: Budget, reserve: Reserve, shape: ModelS
     return max(0, min(layers, int(room // per_layer))) if per_layer > 0 else 0
 
 
-def recommend(hw: Hardware, parsed: ParsedRepo, shape: ModelShape | None, catalog: Catalog,
-              options: Options, *, repo: str | None = None) -> Recommendation:  # fmt: skip
+def recommend(
+    hw: Hardware,
+    parsed: ParsedRepo,
+    shape: ModelShape | None,
+    catalog: Catalog,
+    options: Options,
+    *,
+    repo: str | None = None,
+) -> Recommendation:
     """Pick the quant of `parsed` for `hw`; raise NoFitError (exit 3) when nothing fits."""
     reserve = estimate_reserve(shape, options.ctx, options.reserve_bytes)
     budget = compute_budget(hw)
     candidates = [_candidate_from_group(group) for group in parsed.quants]
-    for cand, group in zip(candidates, parsed.quants):
+    for cand, group in zip(candidates, parsed.quants, strict=True):
         _check_eligible(cand, group, explicit=options.quant)
     evaluate(candidates, hw, budget, reserve, shape, catalog)
     notes: list[str] = []
@@ -256,11 +273,16 @@ def recommend(hw: Hardware, parsed: ParsedRepo, shape: ModelShape | None, catalo
         notes.append("the model header could not be read: reserve is 2 GiB, the top of the model cards' band")
 
     if options.quant is not None:
-        chosen = next((c for c, g in zip(candidates, parsed.quants) if _label_matches(g, options.quant)), None)
+        chosen = next(
+            (c for c, g in zip(candidates, parsed.quants, strict=True) if _label_matches(g, options.quant)), None
+        )
         if chosen is None:
             have = ", ".join(g.label for g in parsed.quants) or "none"
-            raise UsageError(f"{repo or 'the repo'} has no quant {options.quant!r}", hint=f"available: {have}",
-                             code="quant_not_found")  # fmt: skip
+            raise UsageError(
+                f"{repo or 'the repo'} has no quant {options.quant!r}",
+                hint=f"available: {have}",
+                code="quant_not_found",
+            )
         mode = "speed" if chosen.placement == "gpu" else "quality"
         if chosen.placement is None:
             raise _no_fit([chosen], budget, reserve, shape, options, hw)
@@ -328,8 +350,9 @@ def _check_eligible(cand: Candidate, group: QuantGroup, *, explicit: str | None)
         cand.reasons.extend(problems)
 
 
-def _add_pick_notes(pick: Candidate, hw: Hardware, parsed: ParsedRepo, shape: ModelShape | None,
-                    notes: list[str]) -> None:  # fmt: skip
+def _add_pick_notes(
+    pick: Candidate, hw: Hardware, parsed: ParsedRepo, shape: ModelShape | None, notes: list[str]
+) -> None:
     if pick.placement == "gpu+cpu":
         if pick.gpu_layers is not None:
             pick.reasons.append(f"offload {pick.gpu_layers} of {shape.block_count} layers to the GPU (-ngl)")
@@ -354,18 +377,30 @@ def _add_pick_notes(pick: Candidate, hw: Hardware, parsed: ParsedRepo, shape: Mo
             notes.append(f"only {format_size(hw.ram.available_bytes)} of RAM is free right now: close programs first")
 
 
-def _no_fit(pool: list[Candidate], budget: Budget, reserve: Reserve, shape: ModelShape | None, options: Options,
-            hw: Hardware, mode: str = "auto") -> NoFitError:  # fmt: skip
+def _no_fit(
+    pool: list[Candidate],
+    budget: Budget,
+    reserve: Reserve,
+    shape: ModelShape | None,
+    options: Options,
+    hw: Hardware,
+    mode: str = "auto",
+) -> NoFitError:
     if not pool:
-        return NoFitError("the repo has no quant quantpick can recommend", code="no_candidates",
-                          hint="see `quantpick list REPO` for what it holds")  # fmt: skip
+        return NoFitError(
+            "the repo has no quant quantpick can recommend",
+            code="no_candidates",
+            hint="see `quantpick list REPO` for what it holds",
+        )
     smallest = min(pool, key=lambda c: c.size_bytes)
     limit = budget.speed_bytes if mode == "speed" else budget.quality_bytes
     where = "GPU memory" if mode == "speed" and budget.has_gpu else ("GPU + RAM" if budget.has_gpu else "RAM")
     need = smallest.size_bytes + reserve.total_bytes
-    message = (f"nothing fits: the smallest quant, {smallest.label}, needs {format_size(need)} "
-               f"({format_size(smallest.size_bytes)} + reserve {format_size(reserve.total_bytes)}), "
-               f"{where} holds {format_size(limit)}")  # fmt: skip
+    message = (
+        f"nothing fits: the smallest quant, {smallest.label}, needs {format_size(need)} "
+        f"({format_size(smallest.size_bytes)} + reserve {format_size(reserve.total_bytes)}), "
+        f"{where} holds {format_size(limit)}"
+    )
     hints = []
     if shape is not None and reserve.source == "estimate":
         room = limit - smallest.size_bytes - overhead_bytes(shape)
@@ -406,8 +441,12 @@ class SizePlan:
         def row(cand: Candidate | None):
             if cand is None:
                 return None
-            return {"quant": cand.label, "est_size_bytes": cand.size_bytes, "placement": cand.placement,
-                    "reasons": list(cand.reasons)}  # fmt: skip
+            return {
+                "quant": cand.label,
+                "est_size_bytes": cand.size_bytes,
+                "placement": cand.placement,
+                "reasons": list(cand.reasons),
+            }
 
         return {
             "params_billions": self.params_billions,
@@ -424,12 +463,20 @@ def reference_shape(params_billions: float) -> tuple[float, ModelShape]:
     return size, REFERENCE_SHAPES[size]
 
 
-def plan_without_repo(hw: Hardware, catalog: Catalog, options: Options,
-                      sizes: tuple[float, ...] = COMMON_SIZES) -> tuple[Budget, list[SizePlan]]:  # fmt: skip
+def plan_without_repo(
+    hw: Hardware, catalog: Catalog, options: Options, sizes: tuple[float, ...] = COMMON_SIZES
+) -> tuple[Budget, list[SizePlan]]:
     """For each model size, the best quant type that fits each budget (sizes estimated from bpw)."""
     budget = compute_budget(hw)
-    types = [q for q in catalog.types.values() if q.loadable and not q.is_variant and not q.is_float
-             and q.family in ("k", "legacy", "i") and (q.bpw_effective or q.bpw_nominal)]  # fmt: skip
+    types = [
+        q
+        for q in catalog.types.values()
+        if q.loadable
+        and not q.is_variant
+        and not q.is_float
+        and q.family in ("k", "legacy", "i")
+        and (q.bpw_effective or q.bpw_nominal)
+    ]
     plans = []
     for params in sizes:
         ref_size, shape = reference_shape(params)

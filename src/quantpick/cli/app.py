@@ -24,6 +24,7 @@ Examples:
 Exit codes: 0 done, 1 unexpected error, 2 usage error, 3 nothing fits, 4 Hub error, 5 download failure.
 """
 
+
 class QuantpickGroup(TyperGroup):
     """The root command: every run, from the console script or a test runner, ends here with one exit code."""
 
@@ -60,8 +61,11 @@ class QuantpickGroup(TyperGroup):
         except Exception as exc:  # a bug: say so plainly, keep the traceback for QUANTPICK_DEBUG=1
             if debug:
                 raise
-            out.error("unexpected", f"unexpected error: {type(exc).__name__}: {exc}",
-                      "set QUANTPICK_DEBUG=1 for the traceback, and please report it")  # fmt: skip
+            out.error(
+                "unexpected",
+                f"unexpected error: {type(exc).__name__}: {exc}",
+                "set QUANTPICK_DEBUG=1 for the traceback, and please report it",
+            )
             code = EXIT_UNEXPECTED
         sys.exit(code)
 

@@ -44,8 +44,9 @@ def catalog_command(json_output: JsonOpt = False) -> None:
     catalog = load_catalog()
     quants = [quant_to_dict(catalog, q) for q in catalog.types.values()]
     if json_output:
-        out.json({"catalog": catalog.path, "quants": quants, "sources": catalog.sources,
-                  "quality_scales": catalog.scales})  # fmt: skip
+        out.json(
+            {"catalog": catalog.path, "quants": quants, "sources": catalog.sources, "quality_scales": catalog.scales}
+        )
         return
     from rich.table import Table
 
@@ -57,9 +58,14 @@ def catalog_command(json_output: JsonOpt = False) -> None:
         notes = q["description"] or (q["notes"][0]["text"] if q["notes"] else "")
         if not q["loadable"]:
             notes = "not loadable: " + notes
-        table.add_row(q["name"], q["family"], f"{q['bpw']:g}",
-                      f"{q['effective_bpw']:.2f}" if q["effective_bpw"] else "-",
-                      f"{kld['value']:.4f}" if kld else "-", notes)  # fmt: skip
+        table.add_row(
+            q["name"],
+            q["family"],
+            f"{q['bpw']:g}",
+            f"{q['effective_bpw']:.2f}" if q["effective_bpw"] else "-",
+            f"{kld['value']:.4f}" if kld else "-",
+            notes,
+        )
     out.show(table)
     out.hint("KLD = mean KL-divergence vs FP16 on Llama-3-8B (llama.cpp perplexity README); lower is better")
 

@@ -52,9 +52,15 @@ class RichProgress:
             TransferSpeedColumn,
         )
 
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                 TransferSpeedColumn(), TimeRemainingColumn(), console=console,
-                                 transient=False)  # fmt: skip
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
         self.overall = self.progress.add_task("total", total=total)
         self.tasks: dict[str, int] = {}
 
@@ -67,8 +73,9 @@ class RichProgress:
 
     def start_file(self, plan) -> None:
         if plan.repo_path not in self.tasks:
-            self.tasks[plan.repo_path] = self.progress.add_task(plan.repo_path.rpartition("/")[2],
-                                                                total=plan.size_bytes)  # fmt: skip
+            self.tasks[plan.repo_path] = self.progress.add_task(
+                plan.repo_path.rpartition("/")[2], total=plan.size_bytes
+            )
 
     def advance(self, plan, num_bytes: int) -> None:
         self.progress.advance(self.tasks[plan.repo_path], num_bytes)
@@ -81,8 +88,9 @@ class RichProgress:
 def get_command(
     repo: RepoArg,
     quant: QuantOpt = None,
-    local_dir: str | None = typer.Option(None, "--local-dir", help="Put the files under DIR (repo paths kept) "
-                                         "instead of the Hugging Face cache."),  # fmt: skip
+    local_dir: str | None = typer.Option(
+        None, "--local-dir", help="Put the files under DIR (repo paths kept) instead of the Hugging Face cache."
+    ),
     revision: RevisionOpt = None,
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan (files, bytes, free space); write nothing."),
     with_mmproj: bool = typer.Option(False, "--with-mmproj", help="Also fetch the vision projector (mmproj)."),
@@ -119,8 +127,15 @@ def get_command(
             raise
         pick = None
         out.warning(f"{quant} does not fit this machine ({exc.message}); downloading it as asked")
-    group = parsed.find(pick.label) if pick else next(g for g in parsed.quants if g.label.upper() == quant.upper()
-                                                      or (g.quant and quant.upper() in (a.upper() for a in g.quant.aliases)))  # fmt: skip
+    group = (
+        parsed.find(pick.label)
+        if pick
+        else next(
+            g
+            for g in parsed.quants
+            if g.label.upper() == quant.upper() or (g.quant and quant.upper() in (a.upper() for a in g.quant.aliases))
+        )
+    )
     if pick is not None and quant is None:
         out.info(f"picked {pick.label} ({format_size(pick.size_bytes)}): {pick.reasons[0]}")
     files = [RepoFile(f.path, f.size_bytes, f.sha256) for f in group.files]
@@ -132,10 +147,18 @@ def get_command(
             files.append(RepoFile(mmproj.path, mmproj.size_bytes, mmproj.sha256))
     plan = plan_download(repo, listing.revision, revision, files, local_dir)
     if group.split_style == "concat":
-        plan.notes.append(f"old-style split: run `cat {' '.join(f.path for f in group.files)} > "
-                          f"{group.files[0].path.split('.gguf')[0]}.gguf` in {plan.destination} before loading")  # fmt: skip
-    payload = {"repo": repo, "revision": listing.revision, "quant": group.label, "destination": str(plan.destination),
-               "layout": plan.layout, "dry_run": dry_run}  # fmt: skip
+        plan.notes.append(
+            f"old-style split: run `cat {' '.join(f.path for f in group.files)} > "
+            f"{group.files[0].path.split('.gguf')[0]}.gguf` in {plan.destination} before loading"
+        )
+    payload = {
+        "repo": repo,
+        "revision": listing.revision,
+        "quant": group.label,
+        "destination": str(plan.destination),
+        "layout": plan.layout,
+        "dry_run": dry_run,
+    }
     if dry_run:
         _report(out, plan, payload, dry_run=True)
         return
@@ -144,16 +167,24 @@ def get_command(
         if missing:
             from quantpick.errors import HubError
 
-            raise HubError(f"offline mode and {len(missing)} file(s) are not on disk: {', '.join(missing)}",
-                           code="offline", hint="unset HF_HUB_OFFLINE to download them")  # fmt: skip
+            raise HubError(
+                f"offline mode and {len(missing)} file(s) are not on disk: {', '.join(missing)}",
+                code="offline",
+                hint="unset HF_HUB_OFFLINE to download them",
+            )
     if out.interactive and plan.bytes_to_fetch:
         with RichProgress(out.err, sum(f.size_bytes for f in plan.files)) as progress:
             execute(plan, progress)
     else:
         execute(plan)
     _report(out, plan, payload, dry_run=False)
-    if pick is not None and not json_output:
-        out.hint("run it: " + llama_command(repo, pick, ctx, str(plan.model_path)))
+    if not json_output:
+        command = (
+            llama_command(repo, pick, ctx, str(plan.model_path))
+            if pick
+            else (f'llama-server -m "{plan.model_path}" -c {ctx}')
+        )
+        out.hint("run it: " + command)
     for note in plan.notes:
         out.warning(note)
 
@@ -167,25 +198,37 @@ def _offline() -> bool:
 def _report(out, plan, payload: dict, *, dry_run: bool) -> None:
     from quantpick.sizes import format_size
 
-    payload.update(files=[f.to_dict() for f in plan.files], model_path=str(plan.model_path),
-                   bytes_to_download=plan.bytes_to_fetch, free_bytes=plan.free_bytes, notes=plan.notes)  # fmt: skip
+    payload.update(
+        files=[f.to_dict() for f in plan.files],
+        model_path=str(plan.model_path),
+        bytes_to_download=plan.bytes_to_fetch,
+        free_bytes=plan.free_bytes,
+        notes=plan.notes,
+    )
     if out.json_mode:
         out.json(payload)
         return
     if dry_run:
         from rich.table import Table
 
-        table = Table(title=f"{payload['repo']} {payload['quant']} -> {plan.destination} (dry run: nothing written)",
-                      title_justify="left", box=None)  # fmt: skip
+        table = Table(
+            title=f"{payload['repo']} {payload['quant']} -> {plan.destination} (dry run: nothing written)",
+            title_justify="left",
+            box=None,
+        )
         for column in ("file", "size", "status"):
             table.add_column(column)
         for f in plan.files:
-            status = f"partial: {format_size(f.part_bytes)} kept" if f.status == "partial" else (
-                "on disk" if f.status == "present" else "to download")  # fmt: skip
+            status = (
+                f"partial: {format_size(f.part_bytes)} kept"
+                if f.status == "partial"
+                else ("on disk" if f.status == "present" else "to download")
+            )
             table.add_row(f.repo_path, format_size(f.size_bytes), status)
         out.err.print(table)
-        out.info(f"to download: {format_size(plan.bytes_to_fetch)}; free at destination: "
-                 f"{format_size(plan.free_bytes)}")  # fmt: skip
+        out.info(
+            f"to download: {format_size(plan.bytes_to_fetch)}; free at destination: {format_size(plan.free_bytes)}"
+        )
     out.line(str(plan.model_path))
 
 

@@ -47,8 +47,11 @@ def load_repo(repo: str, revision: str | None, *, with_shape: bool = True):
     listing = fetch_listing(repo, revision)
     parsed = parse_repo_files(listing.files, catalog)
     if not parsed.quants:
-        raise HubError(f"{repo} has no GGUF model files", code="no_gguf",
-                       hint=f"is it the original safetensors repo? look for a GGUF version (e.g. {repo}-GGUF)")  # fmt: skip
+        raise HubError(
+            f"{repo} has no GGUF model files",
+            code="no_gguf",
+            hint=f"is it the original safetensors repo? look for a GGUF version (e.g. {repo}-GGUF)",
+        )
     shape, shape_status = None, "not read"
     if with_shape:
         header_group = _header_group(parsed)
@@ -73,9 +76,17 @@ def list_command(repo: RepoArg, revision: RevisionOpt = None, json_output: JsonO
     quants = [group_to_dict(g, catalog) for g in parsed.quants]
     others = [{"path": o.path, "kind": o.kind, "size_bytes": o.size_bytes} for o in parsed.other_files]
     if json_output:
-        out.json({"repo": repo, "revision": listing.revision, "cached": listing.cached, "quants": quants,
-                  "other_files": others, "model": shape.to_dict() if shape else None,
-                  "model_source": shape_status})  # fmt: skip
+        out.json(
+            {
+                "repo": repo,
+                "revision": listing.revision,
+                "cached": listing.cached,
+                "quants": quants,
+                "other_files": others,
+                "model": shape.to_dict() if shape else None,
+                "model_source": shape_status,
+            }
+        )
         return
     from rich.table import Table
 
@@ -83,7 +94,7 @@ def list_command(repo: RepoArg, revision: RevisionOpt = None, json_output: JsonO
     table = Table(title=title, title_justify="left")
     for column in ("quant", "size", "files", "family", "bpw", "note"):
         table.add_column(column, justify="right" if column in ("size", "files", "bpw") else "left")
-    for group, row in zip(parsed.quants, quants):
+    for group, row in zip(parsed.quants, quants, strict=True):
         note = []
         if not row["known"]:
             note.append("unknown type")
@@ -97,8 +108,14 @@ def list_command(repo: RepoArg, revision: RevisionOpt = None, json_output: JsonO
             note.append("parts: concatenate after download")
         if row["quality_loss"] is not None and row["known"]:
             note.append(f"KLD {row['quality_loss']:.4f}")
-        table.add_row(group.label, format_size(group.size_bytes), str(len(group.files)), row["family"] or "?",
-                      f"{row['bpw']:g}" if row["bpw"] else "?", "; ".join(note))  # fmt: skip
+        table.add_row(
+            group.label,
+            format_size(group.size_bytes),
+            str(len(group.files)),
+            row["family"] or "?",
+            f"{row['bpw']:g}" if row["bpw"] else "?",
+            "; ".join(note),
+        )
     out.show(table)
     if others:
         other_table = Table(title="other files", title_justify="left", box=None)
@@ -109,8 +126,10 @@ def list_command(repo: RepoArg, revision: RevisionOpt = None, json_output: JsonO
         out.show(other_table)
     if shape:
         moe = f", MoE {shape.expert_count} experts ({shape.expert_used_count} active)" if shape.is_moe else ""
-        out.show(f"model: {shape.architecture}, {shape.block_count} layers, context {shape.context_length}{moe}"
-                 f"  [dim]({shape_status})[/dim]")  # fmt: skip
+        out.show(
+            f"model: {shape.architecture}, {shape.block_count} layers, context {shape.context_length}{moe}"
+            f"  [dim]({shape_status})[/dim]"
+        )
     else:
         out.hint(f"model shape unknown ({shape_status}): recommend will keep a 2 GiB reserve")
 

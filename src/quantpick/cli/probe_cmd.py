@@ -20,16 +20,22 @@ def render_hardware(out, hw) -> None:
     from quantpick.sizes import format_size
 
     ram = hw.ram
-    out.show(f"RAM      {format_size(ram.total_bytes)} total, {format_size(ram.available_bytes)} available"
-             f"  [dim]({ram.source})[/dim]")  # fmt: skip
+    out.show(
+        f"RAM      {format_size(ram.total_bytes)} total, {format_size(ram.available_bytes)} available"
+        f"  [dim]({ram.source})[/dim]"
+    )
     if hw.gpus:
         table = Table(box=None, pad_edge=False)
         for column in ("GPU", "total", "free", "budget", "source"):
             table.add_column(column)
         for gpu in hw.gpus:
-            table.add_row(gpu.name, format_size(gpu.total_bytes), format_size(gpu.free_bytes),
-                          format_size(gpu.budget_bytes) if gpu.budget_bytes is not None else "system RAM",
-                          gpu.source)  # fmt: skip
+            table.add_row(
+                gpu.name,
+                format_size(gpu.total_bytes),
+                format_size(gpu.free_bytes),
+                format_size(gpu.budget_bytes) if gpu.budget_bytes is not None else "system RAM",
+                gpu.source,
+            )
         out.show(table)
     else:
         out.show("GPU      none")

@@ -31,8 +31,12 @@ Examples:
 def hardware_summary(hw) -> str:
     from quantpick.sizes import format_size
 
-    gpus = ", ".join(f"{g.name} ({format_size(g.budget_bytes) if g.budget_bytes is not None else 'unified'})"
-                     for g in hw.gpus) or "no GPU"  # fmt: skip
+    gpus = (
+        ", ".join(
+            f"{g.name} ({format_size(g.budget_bytes) if g.budget_bytes is not None else 'unified'})" for g in hw.gpus
+        )
+        or "no GPU"
+    )
     return f"{gpus}; RAM {format_size(hw.ram.total_bytes)} ({hw.ram.source}); backend {hw.backend}"
 
 
@@ -60,8 +64,9 @@ def parse_params(text: str) -> float:
 
 
 def recommend_command(
-    repo: str | None = typer.Argument(None, help="Hub repo id; omit for a table of common model sizes.",
-                                      show_default=False),  # fmt: skip
+    repo: str | None = typer.Argument(
+        None, help="Hub repo id; omit for a table of common model sizes.", show_default=False
+    ),
     mode: ModeOpt = "auto",
     ctx: CtxOpt = 8192,
     reserve: ReserveOpt = None,
@@ -134,13 +139,17 @@ def render_recommendation(out, repo, listing, hw, result, shape, shape_status, o
         out.show(f"  {line}")
     reserve = result.reserve
     if reserve.source == "estimate":
-        out.show(f"reserve: {format_size(reserve.total_bytes)} = KV cache {format_size(reserve.kv_cache_bytes)} "
-                 f"({options.ctx} tokens, f16) + overhead {format_size(reserve.overhead_bytes)}  [dim]({shape_status})[/dim]")  # fmt: skip
+        out.show(
+            f"reserve: {format_size(reserve.total_bytes)} = KV cache {format_size(reserve.kv_cache_bytes)} "
+            f"({options.ctx} tokens, f16) + overhead {format_size(reserve.overhead_bytes)}  [dim]({shape_status})[/dim]"
+        )
     else:
         out.show(f"reserve: {format_size(reserve.total_bytes)} ({reserve.detail})")
     out.show("")
-    out.show(f"[bold green]pick: {pick.label}[/bold green]  {format_size(pick.size_bytes)}, "
-             f"{ {'gpu': 'all on the GPU', 'gpu+cpu': 'split GPU + CPU', 'cpu': 'on the CPU'}[pick.placement]}")  # fmt: skip
+    out.show(
+        f"[bold green]pick: {pick.label}[/bold green]  {format_size(pick.size_bytes)}, "
+        f"{ {'gpu': 'all on the GPU', 'gpu+cpu': 'split GPU + CPU', 'cpu': 'on the CPU'}[pick.placement] }"
+    )
     for reason in pick.reasons:
         out.show(f"  - {reason}")
     for note in result.notes:
@@ -152,8 +161,7 @@ def render_recommendation(out, repo, listing, hw, result, shape, shape_status, o
         table.add_column(column, justify="right" if column == "size" else "left")
     for cand in sorted(result.candidates, key=lambda c: -c.size_bytes):
         style = "bold green" if cand is pick else ("dim" if not cand.eligible or not cand.fits else "")
-        table.add_row(cand.label, format_size(cand.size_bytes), cand.verdict, "; ".join(cand.reasons[-2:]),
-                      style=style)  # fmt: skip
+        table.add_row(cand.label, format_size(cand.size_bytes), cand.verdict, "; ".join(cand.reasons[-2:]), style=style)
     out.show(table)
     out.show("")
     out.line(llama_command(repo, pick, options.ctx))
@@ -166,17 +174,24 @@ def _without_repo(out, hw, options, extra_size) -> None:
     sizes = tuple(sorted(set(COMMON_SIZES) | ({extra_size} if extra_size else set())))
     budget, plans = plan_without_repo(hw, hw_catalog(), options, sizes)
     if out.json_mode:
-        out.json({"hardware": hw.to_dict(), "budget": budget.to_dict(), "ctx": options.ctx,
-                  "sizes": [p.to_dict() for p in plans],
-                  "note": "sizes estimated from the catalog's effective bpw; pass a REPO for real file sizes"})  # fmt: skip
+        out.json(
+            {
+                "hardware": hw.to_dict(),
+                "budget": budget.to_dict(),
+                "ctx": options.ctx,
+                "sizes": [p.to_dict() for p in plans],
+                "note": "sizes estimated from the catalog's effective bpw; pass a REPO for real file sizes",
+            }
+        )
         return
     from rich.table import Table
 
     out.show(f"hardware: {hardware_summary(hw)}")
     for line in budget.explanation:
         out.show(f"  {line}")
-    table = Table(title=f"best quant per model size (context {options.ctx}, sizes estimated from bpw)",
-                  title_justify="left")  # fmt: skip
+    table = Table(
+        title=f"best quant per model size (context {options.ctx}, sizes estimated from bpw)", title_justify="left"
+    )
     table.add_column("model")
     if budget.has_gpu:
         table.add_column("speed (all on GPU)")

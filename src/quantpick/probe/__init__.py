@@ -30,8 +30,9 @@ def guess_backend(gpus: list[Gpu], system: str) -> str:
     return "cpu"
 
 
-def probe_hardware(*, root: str | Path = "/", nvml=None, system: str | None = None, run=None,
-                   metal=None, env=None) -> Hardware:  # fmt: skip
+def probe_hardware(
+    *, root: str | Path = "/", nvml=None, system: str | None = None, run=None, metal=None, env=None
+) -> Hardware:
     """Probe the machine. `root` relocates /proc and /sys; `nvml`, `run`, `metal` and `env` replace
     the NVML module, the sysctl runner, the Metal query and os.environ."""
     import os

@@ -10,15 +10,27 @@ from quantpick.hardware import Cpu
 
 # flag name in quantpick -> tokens in /proc/cpuinfo (x86 "flags", arm64 "Features")
 LINUX_FLAGS = {
-    "avx2": ("avx2",), "avx512f": ("avx512f",), "avx512_vnni": ("avx512_vnni",), "f16c": ("f16c",),
-    "fma": ("fma",), "amx": ("amx_int8", "amx_tile"), "neon": ("asimd", "neon"), "dotprod": ("asimddp",),
-    "i8mm": ("i8mm",), "sve": ("sve",),
-}  # fmt: skip
+    "avx2": ("avx2",),
+    "avx512f": ("avx512f",),
+    "avx512_vnni": ("avx512_vnni",),
+    "f16c": ("f16c",),
+    "fma": ("fma",),
+    "amx": ("amx_int8", "amx_tile"),
+    "neon": ("asimd", "neon"),
+    "dotprod": ("asimddp",),
+    "i8mm": ("i8mm",),
+    "sve": ("sve",),
+}
 DARWIN_FLAGS = {
-    "avx2": "hw.optional.avx2_0", "avx512f": "hw.optional.avx512f", "avx512_vnni": "hw.optional.avx512vnni",
-    "f16c": "hw.optional.f16c", "fma": "hw.optional.fma", "neon": "hw.optional.neon",
-    "dotprod": "hw.optional.arm.FEAT_DotProd", "i8mm": "hw.optional.arm.FEAT_I8MM",
-}  # fmt: skip
+    "avx2": "hw.optional.avx2_0",
+    "avx512f": "hw.optional.avx512f",
+    "avx512_vnni": "hw.optional.avx512vnni",
+    "f16c": "hw.optional.f16c",
+    "fma": "hw.optional.fma",
+    "neon": "hw.optional.neon",
+    "dotprod": "hw.optional.arm.FEAT_DotProd",
+    "i8mm": "hw.optional.arm.FEAT_I8MM",
+}
 
 
 def parse_cpuinfo(text: str) -> Cpu:

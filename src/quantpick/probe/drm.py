@@ -39,9 +39,16 @@ def _amd(card: str, device: Path) -> Gpu | None:
     integrated = not discrete and vram <= 4 * 1024**3 and gtt >= 8 * 1024**3 and gtt >= 4 * vram
     if integrated:
         # APU: the carve-out and GTT both come out of DRAM; GTT is part of the RAM the OS reports.
-        return Gpu("amd", name, vram + gtt, None, vram + gtt,
-                   "sysfs mem_info_vram_total + mem_info_gtt_total (APU)",
-                   shared_with_ram_bytes=gtt, unified=True)  # fmt: skip
+        return Gpu(
+            "amd",
+            name,
+            vram + gtt,
+            None,
+            vram + gtt,
+            "sysfs mem_info_vram_total + mem_info_gtt_total (APU)",
+            shared_with_ram_bytes=gtt,
+            unified=True,
+        )
     return Gpu("amd", name, vram, max(vram - used, 0), vram, "sysfs mem_info_vram_total")
 
 

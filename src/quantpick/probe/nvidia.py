@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from quantpick.hardware import Gpu, Ram
 
 
@@ -96,7 +98,9 @@ def filter_visible(gpus: list[Gpu], visible: str | None, warnings: list[str]) ->
             wanted = int(token)
             physical = sorted({g.index for g in gpus if g.index is not None})
             if wanted >= len(physical):
-                warnings.append(f"CUDA_VISIBLE_DEVICES names GPU {wanted}, which does not exist: ignored it and the rest")
+                warnings.append(
+                    f"CUDA_VISIBLE_DEVICES names GPU {wanted}, which does not exist: ignored it and the rest"
+                )
                 break
             chosen.extend(g for g in gpus if g.index == physical[wanted] and g not in chosen)
         else:
@@ -133,13 +137,13 @@ def probe_nvidia(nvml, ram: Ram, warnings: list[str], *, env) -> list[Gpu]:
         gpus: list[Gpu] = []
         for index in range(nvml.nvmlDeviceGetCount()):
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
-            gpus.extend(_mig_instances(nvml, handle, index, ram, driver) or [_describe(nvml, handle, index, ram, driver)])
+            gpus.extend(
+                _mig_instances(nvml, handle, index, ram, driver) or [_describe(nvml, handle, index, ram, driver)]
+            )
         return filter_visible(gpus, env.get("CUDA_VISIBLE_DEVICES"), warnings)
     except nvml.NVMLError as exc:
         warnings.append(f"NVIDIA: NVML query failed ({exc}); no GPU counted")
         return []
     finally:
-        try:
+        with contextlib.suppress(Exception):  # only reached after a successful init; nothing to report
             nvml.nvmlShutdown()
-        except Exception:
-            pass

@@ -1,0 +1,151 @@
+"""`quantpick recommend` through the CLI: picks, exit codes and the JSON shape."""
+
+import json
+
+from conftest import GiB, MiB, scaled
+
+
+def test_recommend_repo_json_shape_and_two_requests(cli, hub, hardware_file):
+    hw = hardware_file(ram=1 * GiB, gpus=[scaled(7) + 64 * MiB])
+    hub.reset_counts()
+    result = cli("recommend", "bartowski/Qwen_Qwen3-8B-GGUF", "--hardware", hw, "--reserve", "64MiB", "--json")
+    assert result.exit_code == 0, result
+    data = result.json
+    assert set(data) >= {"schema_version", "hardware", "budget", "reserve", "pick", "candidates"}
+    pick = data["pick"]
+    assert pick["quant"] == "Q6_K_L" and pick["placement"] == "gpu" and pick["mode"] == "speed"
+    assert pick["files"] == ["Qwen_Qwen3-8B-Q6_K_L.gguf"] and pick["size_bytes"] == scaled(6.9)
+    assert pick["gpu_layers"] == 33 and pick["reasons"]
+    assert pick["command"] == "llama-server -hf bartowski/Qwen_Qwen3-8B-GGUF:Q6_K_L -c 8192 -ngl 33"
+    assert data["reserve"] == {
+        "total_bytes": 64 * MiB,
+        "kv_cache_bytes": None,
+        "overhead_bytes": None,
+        "ctx": 8192,
+        "source": "user",
+        "detail": "set with --reserve",
+    }
+    candidate = next(c for c in data["candidates"] if c["quant"] == "F16")
+    assert set(candidate) >= {"quant", "size_bytes", "fits", "placement", "reasons"}
+    assert candidate["eligible"] is False
+    assert hub.count() == 2
+
+
+def test_recommend_human_output_explains(cli, hardware_file):
+    hw = hardware_file(ram=1 * GiB, gpus=[scaled(5.35) + 64 * MiB])
+    result = cli("recommend", "bartowski/Qwen_Qwen3-8B-GGUF", "--hardware", hw, "--reserve", "64MiB")
+    assert result.exit_code == 0, result
+    out = result.stdout
+    assert "pick: Q4_K_L" in out and "speed budget" in out and "reserve: 64.00 MiB" in out
+    assert "too large" in out and "excluded" in out
+    assert out.strip().splitlines()[-1].startswith("llama-server -hf bartowski/Qwen_Qwen3-8B-GGUF:Q4_K_L")
+
+
+def test_split_repo_quality_mode_offloads_layers(cli, hardware_file):
+    hw = hardware_file(ram=1 * GiB + scaled(40), gpus=[scaled(20)])  # usable RAM: scaled(40)
+    data = cli("recommend", "bartowski/Qwen2.5-72B-Instruct-GGUF", "--hardware", hw, "--reserve", "1MiB", "--json").json
+    pick = data["pick"]
+    assert pick["quant"] == "Q4_K_M" and pick["placement"] == "gpu+cpu" and data["mode"] == "quality"
+    assert len(pick["files"]) == 2 and 0 < pick["gpu_layers"] < 32
+    assert any("nothing fits in GPU memory alone" in n for n in data["notes"])
+
+
+def test_nothing_fits_exits_3(cli, hardware_file):
+    hw = hardware_file(ram=1 * GiB)
+    result = cli("recommend", "bartowski/Qwen_Qwen3-8B-GGUF", "--hardware", hw, "--json")
+    assert result.exit_code == 3
+    error = result.json["error"]
+    assert error["code"] == "nothing_fits" and "smallest" in error["message"] and "more memory" in error["hint"]
+    assert error["details"]["smallest"] == "IQ2_M"
+
+
+def test_overrides_replace_single_figures(cli, hardware_file):
+    hw = hardware_file(ram=64 * GiB, gpus=[24 * GiB])
+    data = cli(
+        "recommend",
+        "bartowski/Qwen_Qwen3-8B-GGUF",
+        "--hardware",
+        hw,
+        "--vram",
+        "0",
+        "--ram",
+        "2GiB",
+        "--reserve",
+        "1MiB",
+        "--json",
+    ).json
+    assert data["hardware"]["gpus"] == [] and data["hardware"]["ram"]["source"] == "--ram"
+    assert data["pick"]["placement"] == "cpu" and data["hardware"]["backend"] == "cpu"
+    data = cli(
+        "recommend",
+        "bartowski/Qwen_Qwen3-8B-GGUF",
+        "--vram",
+        "1GiB",
+        "--backend",
+        "vulkan",
+        "--ram",
+        "2GiB",
+        "--reserve",
+        "1MiB",
+        "--json",
+    ).json
+    assert data["hardware"]["backend"] == "vulkan" and data["pick"]["placement"] == "gpu"
+
+
+def test_explicit_quant_and_missing_quant(cli, hardware_file):
+    hw = hardware_file(ram=64 * GiB)
+    data = cli("recommend", "bartowski/Qwen_Qwen3-8B-GGUF", "--hardware", hw, "--quant", "f16", "--json").json
+    assert data["pick"]["quant"] == "F16"
+    result = cli("recommend", "bartowski/Qwen_Qwen3-8B-GGUF", "--hardware", hw, "--quant", "Q7_K", "--json")
+    assert result.exit_code == 2 and "Q4_K_M" in result.json["error"]["hint"]
+
+
+def test_recommend_without_repo_works_offline(cli, hub, monkeypatch, hardware_file):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    hub.reset_counts()
+    hw = hardware_file(ram=32 * GiB, gpus=[12 * GiB])
+    result = cli("recommend", "--hardware", hw, "--params", "12B", "--json")
+    assert result.exit_code == 0, result
+    rows = {row["params_billions"]: row for row in result.json["sizes"]}
+    assert set(rows) == {1.0, 3.0, 8.0, 12.0, 14.0, 32.0, 70.0}
+    assert rows[8.0]["speed"]["quant"] == "Q8_0" and rows[70.0]["speed"] is None
+    assert hub.count() == 0
+    human = cli("recommend", "--hardware", hw)
+    assert human.exit_code == 0 and "70B" in human.stdout and "nothing fits" in human.stdout
+
+
+def test_bad_values_are_usage_errors(cli, hardware_file):
+    hw = hardware_file()
+    for args in (
+        ["--vram", "lots"],
+        ["--mode", "fast"],
+        ["--prefer", "q"],
+        ["--ctx", "0"],
+        ["--params", "big"],
+        ["--backend", "tpu"],
+        ["--ctx", "many"],
+    ):
+        result = cli("recommend", "--hardware", hw, *args, "--json")
+        assert result.exit_code == 2, (args, result)
+        assert json.loads(result.stdout)["error"]["message"]
+        assert result.stderr.startswith("Error: ")
+
+
+def test_bad_hardware_file(cli, tmp_path):
+    path = tmp_path / "hw.json"
+    path.write_text("{not json")
+    result = cli("recommend", "--hardware", str(path), "--json")
+    assert result.exit_code == 2 and "probe --json" in result.json["error"]["hint"]
+    result = cli("recommend", "--hardware", str(tmp_path / "none.json"), "--json")
+    assert result.exit_code == 2
+
+
+def test_saved_probe_round_trips(cli, tmp_path):
+    saved = cli("probe", "--json").stdout
+    path = tmp_path / "me.json"
+    path.write_text(saved)
+    data = cli("recommend", "--hardware", str(path), "--json").json
+    assert data["hardware"]["ram"]["total_bytes"] == json.loads(saved)["ram"]["total_bytes"]
+    assert data["hardware"]["source"] == str(path)
