@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from quantpick.catalog import default_catalog_path, load_catalog, parse_catalog
+from quantpick.catalog import load_catalog, parse_catalog
 from quantpick.errors import CatalogError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,9 +192,14 @@ def test_missing_user_catalog_file(cli, monkeypatch, tmp_path):
     assert "QUANTPICK_CATALOG" in result.json["error"]["hint"]
 
 
-def test_editable_install_finds_the_catalog_in_the_checkout():
-    # In this checkout (editable or PYTHONPATH=src) the package dir has no data/: the repo root's file is used.
-    assert default_catalog_path() == ROOT / "data" / "quant_catalog.yaml"
+def test_source_tree_import_finds_the_catalog_at_the_repo_root():
+    """An editable install (or PYTHONPATH=src) has no data/ inside the package: the checkout's file is used."""
+    code = "from quantpick import catalog; catalog.load_catalog(); print(catalog.default_catalog_path())"
+    env = {k: v for k, v in os.environ.items() if k != "QUANTPICK_CATALOG"}
+    env["PYTHONPATH"] = str(ROOT / "src")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd="/")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(ROOT / "data" / "quant_catalog.yaml")
 
 
 def test_wheel_ships_the_catalog_and_uses_it(tmp_path):
