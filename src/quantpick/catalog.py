@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -68,6 +68,13 @@ class QuantType:
         return self.family == "i"
 
 
+def variant_of(base: QuantType, name: str, description: str, source: str) -> QuantType:
+    """An uploader variant: the base type's figures and notes, its own name; the size comes from the file."""
+    return replace(
+        base, name=name, aliases=(), bpw_effective=None, base=base.name, description=description, variant_source=source
+    )
+
+
 @dataclass(frozen=True)
 class RankFigure:
     """The loss a type is ranked by, and where it came from."""
@@ -109,21 +116,7 @@ class Catalog:
                 base = self._by_upper.get(upper[len(prefix) :])
                 if base is None:
                     return None
-                return QuantType(
-                    name=prefix + base.name,
-                    family=base.family,
-                    bpw_nominal=base.bpw_nominal,
-                    bpw_effective=None,
-                    bpw_source=base.bpw_source,
-                    quality=base.quality,
-                    notes=base.notes,
-                    cpu_repack=base.cpu_repack,
-                    gpu_missing=base.gpu_missing,
-                    loadable=base.loadable,
-                    base=base.name,
-                    description=description,
-                    variant_source=source,
-                )
+                return variant_of(base, prefix + base.name, description, source)
         return None
 
     def rank_figure(self, quant: QuantType) -> RankFigure:
@@ -353,18 +346,9 @@ class _Validator:
         base = types.get(entry["base"])
         if base is None:
             self.fail(where, f"base {entry['base']!r} is not a quant of this catalog")
-        return QuantType(
-            name=self.string(entry["name"], f"{where}.name"),
-            family=base.family,
-            bpw_nominal=base.bpw_nominal,
-            bpw_effective=None,
-            bpw_source=base.bpw_source,
-            quality=base.quality,
-            notes=base.notes,
-            cpu_repack=base.cpu_repack,
-            gpu_missing=base.gpu_missing,
-            loadable=base.loadable,
-            base=base.name,
-            description=self.string(entry["description"], f"{where}.description"),
-            variant_source=self.source_ref(entry["source"], f"{where}.source"),
+        return variant_of(
+            base,
+            self.string(entry["name"], f"{where}.name"),
+            self.string(entry["description"], f"{where}.description"),
+            self.source_ref(entry["source"], f"{where}.source"),
         )

@@ -6,20 +6,14 @@ import re
 from pathlib import Path
 
 from quantpick.hardware import Gpu
+from quantpick.probe._files import read_text
 
 AMD, INTEL = "0x1002", "0x8086"
 _CARD = re.compile(r"^card(\d+)$")
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return None
-
-
 def _number(path: Path) -> int | None:
-    text = _read(path)
+    text = read_text(path)
     if not text:
         return None
     try:
@@ -34,7 +28,7 @@ def _amd(card: str, device: Path) -> Gpu | None:
         return None
     used = _number(device / "mem_info_vram_used") or 0
     gtt = _number(device / "mem_info_gtt_total") or 0
-    name = _read(device / "product_name") or f"AMD GPU ({card})"
+    name = read_text(device / "product_name") or f"AMD GPU ({card})"
     discrete = (device / "mem_info_vram_vendor").exists() or (device / "board_info").exists()
     integrated = not discrete and vram <= 4 * 1024**3 and gtt >= 8 * 1024**3 and gtt >= 4 * vram
     if integrated:
@@ -71,7 +65,7 @@ def probe_drm(root: Path, warnings: list[str]) -> list[Gpu]:
     gpus = []
     for card in cards:
         device = card / "device"
-        vendor = (_read(device / "vendor") or "").lower()
+        vendor = (read_text(device / "vendor") or "").lower()
         try:
             gpu = _amd(card.name, device) if vendor == AMD else _intel(card.name, device) if vendor == INTEL else None
         except OSError as exc:

@@ -5,19 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from quantpick.hardware import Ram
+from quantpick.probe._files import read_text
 
 V1_UNLIMITED = 1 << 60  # v1 reports "unlimited" as 9223372036854771712 (PAGE_COUNTER_MAX x 4096)
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return None
-
-
 def _read_int(path: Path) -> int | None:
-    text = _read(path)
+    text = read_text(path)
     if text is None or text == "max":
         return None
     try:
@@ -29,7 +23,7 @@ def _read_int(path: Path) -> int | None:
 
 def read_meminfo(root: Path) -> tuple[int, int] | None:
     """(MemTotal, MemAvailable) in bytes from <root>/proc/meminfo."""
-    text = _read(root / "proc" / "meminfo")
+    text = read_text(root / "proc" / "meminfo")
     if not text:
         return None
     fields = {}
@@ -46,7 +40,7 @@ def read_meminfo(root: Path) -> tuple[int, int] | None:
 
 def _mounts(root: Path) -> list[tuple[str, str, str, str]]:
     """(fstype, mount root, mount point, super options) for cgroup mounts in mountinfo."""
-    text = _read(root / "proc" / "self" / "mountinfo") or ""
+    text = read_text(root / "proc" / "self" / "mountinfo") or ""
     mounts = []
     for line in text.splitlines():
         left, sep, right = line.partition(" - ")
@@ -81,7 +75,7 @@ def _walk_up(directory: Path, top: Path):
 
 def read_cgroup_limit(root: Path) -> tuple[int | None, str | None]:
     """The memory limit of this process's cgroup (min over its ancestors) and the file that set it."""
-    text = _read(root / "proc" / "self" / "cgroup") or ""
+    text = read_text(root / "proc" / "self" / "cgroup") or ""
     v2_path, v1_path = None, None
     for line in text.splitlines():
         parts = line.split(":", 2)
