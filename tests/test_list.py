@@ -98,7 +98,9 @@ def test_gated_repo_lists_without_a_token(cli):
     result = cli("list", "google/gemma-3-4b-it-GGUF", "--json")
     assert result.exit_code == 0
     assert {q["quant"] for q in result.json["quants"]} == {"Q4_K_M", "Q8_0"}
-    assert result.json["model"] is None and "gated" in result.json["model_source"]
+    assert result.json["model"] is None and "gated" in result.json["model_source"] and result.json["gated"]
+    human = cli("list", "google/gemma-3-4b-it-GGUF")
+    assert "gated repo" in human.stderr and "HF_TOKEN" in human.stderr
 
 
 def test_network_unreachable_fails_fast(cli, monkeypatch):

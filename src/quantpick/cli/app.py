@@ -25,6 +25,15 @@ Exit codes: 0 done, 1 unexpected error, 2 usage error, 3 nothing fits, 4 Hub err
 """
 
 
+def _exit_types(module) -> tuple[type, ...]:
+    # typer.Exit is click's Exit in older typer and its own class since typer vendored click
+    return tuple({typer.Exit, getattr(module, "Exit", typer.Exit)})
+
+
+def _abort_types(module) -> tuple[type, ...]:
+    return tuple({typer.Abort, getattr(module, "Abort", typer.Abort)})
+
+
 class QuantpickGroup(TyperGroup):
     """The root command: every run, from the console script or a test runner, ends here with one exit code."""
 
@@ -53,9 +62,9 @@ class QuantpickGroup(TyperGroup):
             command = exc.ctx.command_path if exc.ctx else "quantpick"
             out.error("usage", exc.format_message(), f"see `{command} --help`")
             code = EXIT_USAGE
-        except click_exceptions.Exit as exc:
+        except _exit_types(click_exceptions) as exc:
             code = exc.exit_code
-        except (KeyboardInterrupt, click_exceptions.Abort):
+        except (KeyboardInterrupt, *_abort_types(click_exceptions)):
             out.error("interrupted", "interrupted")
             code = EXIT_INTERRUPTED
         except Exception as exc:  # a bug: say so plainly, keep the traceback for QUANTPICK_DEBUG=1

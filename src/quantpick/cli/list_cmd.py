@@ -81,6 +81,7 @@ def list_command(repo: RepoArg, revision: RevisionOpt = None, json_output: JsonO
                 "repo": repo,
                 "revision": listing.revision,
                 "cached": listing.cached,
+                "gated": listing.gated,
                 "quants": quants,
                 "other_files": others,
                 "model": shape.to_dict() if shape else None,
@@ -132,6 +133,8 @@ def list_command(repo: RepoArg, revision: RevisionOpt = None, json_output: JsonO
         )
     else:
         out.hint(f"model shape unknown ({shape_status}): recommend will keep a 2 GiB reserve")
+    if listing.gated:
+        out.hint("gated repo: listing works, downloading needs approved access (`hf auth login` or HF_TOKEN)")
 
 
 def register(app: typer.Typer) -> None:

@@ -67,6 +67,7 @@ class Output:
 
     def error(self, code: str, message: str, hint: str | None = None, details=None) -> None:
         """One line on stderr (and a hint); under --json also the error object on stdout."""
+        message, hint = _redact(message), _redact(hint) if hint else hint
         sys.stderr.write(f"Error: {message}\n")
         if hint:
             sys.stderr.write(f"Hint: {hint}\n")
@@ -76,6 +77,15 @@ class Output:
             if details:
                 error["details"] = details
             self.json({"error": error})
+
+
+def _redact(text: str) -> str:
+    """Belt and braces: no error text ever carries the Hub token, whatever a library put in it."""
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        token = os.environ.get(name)
+        if token and len(token) >= 8:
+            text = text.replace(token, "<token>")
+    return text
 
 
 def _escape(text: str) -> str:
