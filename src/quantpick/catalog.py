@@ -102,9 +102,13 @@ class Catalog:
                 table[label.upper()] = quant
         return table
 
-    def labels(self) -> list[str]:
+    @cached_property
+    def _labels(self) -> tuple[str, ...]:
+        return tuple(self._by_upper)
+
+    def labels(self) -> tuple[str, ...]:
         """Every label a file name may carry (names and aliases), upper case."""
-        return list(self._by_upper)
+        return self._labels
 
     def get(self, label: str) -> QuantType | None:
         """The type for a label as written in a file name ('q4_k_m', 'UD-IQ2_M', 'fp16'), or None."""

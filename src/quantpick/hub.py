@@ -77,18 +77,21 @@ def _write_json(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     with os.fdopen(handle, "w") as stream:
-        json.dump(data, stream)
+        stream.write(json.dumps(data))  # the C encoder: json.dump() streams through the slow Python one
     os.replace(tmp, path)
 
 
-def save_listing(listing: Listing) -> None:
+def save_listing(listing: Listing, *, refs_only: bool = False) -> None:
     try:
         directory = _repo_cache(listing.repo)
-        _write_json(directory / f"{listing.revision}.json", listing.to_cache())
+        if not refs_only:
+            _write_json(directory / f"{listing.revision}.json", listing.to_cache())
         refs_path = directory / "refs.json"
         refs = _read_json(refs_path) or {}
-        refs[listing.requested_revision or "main"] = listing.revision
-        _write_json(refs_path, refs)
+        ref = listing.requested_revision or "main"
+        if refs.get(ref) != listing.revision:
+            refs[ref] = listing.revision
+            _write_json(refs_path, refs)
     except OSError:
         pass  # the cache only helps offline runs; never fail a command for it
 
@@ -147,9 +150,11 @@ def fetch_listing(repo: str, revision: str | None = None) -> Listing:
         files.append(RepoFile(sibling.rfilename, int(size or 0), sha256))
     listing = Listing(repo, info.sha, revision, files, gated=bool(info.gated))
     previous = load_cached_listing(repo, info.sha)
-    if previous is not None:
-        listing.shapes = previous.shapes  # the header of a commit never changes: read it once
-    save_listing(listing)
+    if previous is not None and previous.files == files:
+        listing.shapes = previous.shapes  # a commit never changes: its header is read once
+        save_listing(listing, refs_only=True)
+    else:
+        save_listing(listing)
     return listing
 
 

@@ -96,7 +96,7 @@ def classify_other(basename: str) -> str | None:
 
 
 @lru_cache(maxsize=8)
-def _label_regex(labels: tuple[str, ...]) -> re.Pattern:
+def _label_regex(labels: tuple[str, ...]) -> re.Pattern:  # the catalog hands out one tuple: a cheap key
     alternation = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
     # Labels contain '_', so it may open a label ('model_Q4_K_M') but never close one ('Q4_K' in 'Q4_K_XL').
     return re.compile(rf"(?:^|[-._/ ])((?:UD-)?(?:{alternation}))(?=$|[-. ])")
@@ -105,7 +105,7 @@ def _label_regex(labels: tuple[str, ...]) -> re.Pattern:
 def find_label(text: str, catalog: Catalog) -> tuple[str, QuantType | None] | None:
     """The last quant label in `text` (a file stem or folder name): (label, type) or (label, None) if unknown."""
     upper = text.upper()
-    known = _label_regex(tuple(catalog.labels()))
+    known = _label_regex(catalog.labels())
     matches = [m for m in (known.finditer(upper)) if catalog.get(m.group(1))]
     # Overlapping candidates: 'Q4_K_M' inside 'UD-Q4_K_XL' cannot match thanks to the boundaries; take the last.
     if matches:
