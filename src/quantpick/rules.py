@@ -274,7 +274,7 @@ def recommend(
 
     if options.quant is not None:
         chosen = next(
-            (c for c, g in zip(candidates, parsed.quants, strict=True) if _label_matches(g, options.quant)), None
+            (c for c, g in zip(candidates, parsed.quants, strict=True) if label_matches(g, options.quant)), None
         )
         if chosen is None:
             have = ", ".join(g.label for g in parsed.quants) or "none"
@@ -285,7 +285,7 @@ def recommend(
             )
         mode = "speed" if chosen.placement == "gpu" else "quality"
         if chosen.placement is None:
-            raise _no_fit([chosen], budget, reserve, shape, options, hw)
+            raise _no_fit([chosen], budget, reserve, shape, options)
         chosen.reasons.insert(0, "chosen with --quant")
         _add_pick_notes(chosen, hw, parsed, shape, notes)
         return Recommendation(budget, reserve, mode, chosen, candidates, [], notes)
@@ -306,7 +306,7 @@ def recommend(
         if options.prefer in ("k", "i"):
             wanted = [c for c in pool if (c.quant is not None and c.quant.is_iquant) == (options.prefer == "i")]
             pool = wanted or pool
-        raise _no_fit(pool, budget, reserve, shape, options, hw, mode=mode)
+        raise _no_fit(pool, budget, reserve, shape, options, mode=mode)
     budget_name = "GPU" if mode == "speed" and budget.has_gpu else ("GPU+RAM" if budget.has_gpu else "RAM")
     pick.reasons.insert(0, f"best quality that fits {budget_name}: {pick.loss_source}")
     if why:
@@ -319,7 +319,7 @@ def recommend(
     return Recommendation(budget, reserve, mode, pick, candidates, runners, notes)
 
 
-def _label_matches(group: QuantGroup, wanted: str) -> bool:
+def label_matches(group: QuantGroup, wanted: str) -> bool:
     wanted = wanted.upper()
     names = {group.label.upper()}
     if group.quant is not None:
@@ -333,7 +333,7 @@ def _candidate_from_group(group: QuantGroup) -> Candidate:
 
 def _check_eligible(cand: Candidate, group: QuantGroup, *, explicit: str | None) -> None:
     quant = group.quant
-    chosen = explicit is not None and _label_matches(group, explicit)
+    chosen = explicit is not None and label_matches(group, explicit)
     problems = []
     if quant is None:
         problems.append("unknown quant type: not in the catalog, not ranked")
@@ -383,7 +383,6 @@ def _no_fit(
     reserve: Reserve,
     shape: ModelShape | None,
     options: Options,
-    hw: Hardware,
     mode: str = "auto",
 ) -> NoFitError:
     if not pool:

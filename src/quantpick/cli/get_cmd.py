@@ -112,7 +112,7 @@ def get_command(
     from quantpick.download import execute, plan_download
     from quantpick.errors import NoFitError
     from quantpick.naming import RepoFile
-    from quantpick.rules import Options, recommend
+    from quantpick.rules import Options, label_matches, recommend
     from quantpick.sizes import format_size
 
     out = Output(json_output)
@@ -127,15 +127,10 @@ def get_command(
             raise
         pick = None
         out.warning(f"{quant} does not fit this machine ({exc.message}); downloading it as asked")
-    group = (
-        parsed.find(pick.label)
-        if pick
-        else next(
-            g
-            for g in parsed.quants
-            if g.label.upper() == quant.upper() or (g.quant and quant.upper() in (a.upper() for a in g.quant.aliases))
-        )
-    )
+    if pick is not None:  # the very files of the pick: two quants may share a label in different folders
+        group = next(g for g in parsed.quants if [f.path for f in g.files] == pick.files)
+    else:
+        group = next(g for g in parsed.quants if label_matches(g, quant))
     if pick is not None and quant is None:
         out.info(f"picked {pick.label} ({format_size(pick.size_bytes)}): {pick.reasons[0]}")
     files = [RepoFile(f.path, f.size_bytes, f.sha256) for f in group.files]

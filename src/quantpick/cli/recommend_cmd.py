@@ -168,11 +168,12 @@ def render_recommendation(out, repo, listing, hw, result, shape, shape_status, o
 
 
 def _without_repo(out, hw, options, extra_size) -> None:
+    from quantpick.catalog import load_catalog
     from quantpick.rules import COMMON_SIZES, plan_without_repo
     from quantpick.sizes import format_size
 
     sizes = tuple(sorted(set(COMMON_SIZES) | ({extra_size} if extra_size else set())))
-    budget, plans = plan_without_repo(hw, hw_catalog(), options, sizes)
+    budget, plans = plan_without_repo(hw, load_catalog(), options, sizes)
     if out.json_mode:
         out.json(
             {
@@ -211,12 +212,6 @@ def _without_repo(out, hw, options, extra_size) -> None:
         table.add_row(*row)
     out.show(table)
     out.hint("for a real repo's files: quantpick recommend OWNER/NAME-GGUF")
-
-
-def hw_catalog():
-    from quantpick.catalog import load_catalog
-
-    return load_catalog()
 
 
 def register(app: typer.Typer) -> None:
