@@ -94,13 +94,15 @@ def test_invalid_repo_id_is_a_usage_error(cli):
     assert result.exit_code == 2 and result.json["error"]["code"] == "invalid_repo_id"
 
 
-def test_gated_repo_lists_without_a_token(cli):
+def test_gated_repo_lists_without_a_token(cli, hub):
+    hub.reset_counts()
     result = cli("list", "google/gemma-3-4b-it-GGUF", "--json")
     assert result.exit_code == 0
     assert {q["quant"] for q in result.json["quants"]} == {"Q4_K_M", "Q8_0"}
     assert result.json["model"] is None and "gated" in result.json["model_source"] and result.json["gated"]
     human = cli("list", "google/gemma-3-4b-it-GGUF")
     assert "gated repo" in human.stderr and "HF_TOKEN" in human.stderr
+    assert hub.count("GET", "/resolve/") == 2  # a refused header is not remembered: asked again with each run
 
 
 def test_network_unreachable_fails_fast(cli, monkeypatch):

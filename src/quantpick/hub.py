@@ -166,7 +166,8 @@ def read_shape(listing: Listing, path: str) -> tuple[ModelShape | None, str]:
     if listing.cached or is_offline():
         return None, "header not read (offline)"
     shape, status = _fetch_shape(listing, path)
-    if status != "header: network error":
+    if shape is not None or status in ("header: not a readable GGUF", "header: shape keys missing"):
+        # only what the file itself says is remembered; access and network failures are retried next time
         listing.shapes[path] = shape.to_dict() if shape else None
         save_listing(listing)
     return shape, status
