@@ -290,3 +290,11 @@ def test_without_a_repo_common_sizes():
     assert rows[12.0].reference_shape == "14B reference"
     assert rows[70.0].speed is None and rows[70.0].quality.placement == "gpu+cpu"
     assert all(not c.quant.is_float for p in plans for c in (p.speed, p.quality) if c)
+
+
+def test_busy_gpu_gets_a_note_not_a_different_pick():
+    hw = gpu_machine(12)
+    hw.gpus[0].free_bytes = 2 * GiB
+    result = pick(hw, repo(SIZES_8B))
+    assert result.pick.label == "Q8_0"
+    assert any("2.00 GiB of GPU memory is free right now" in n for n in result.notes)

@@ -375,6 +375,10 @@ def _add_pick_notes(
         ram_part = pick.size_bytes if pick.placement == "cpu" else 0
         if ram_part > hw.ram.available_bytes:
             notes.append(f"only {format_size(hw.ram.available_bytes)} of RAM is free right now: close programs first")
+    # The budget is what the cards can hold; what other programs hold right now is only worth a note.
+    free = [g.free_bytes for g in hw.gpus if not g.unified]
+    if pick.placement == "gpu" and free and None not in free and pick.size_bytes > sum(free):
+        notes.append(f"only {format_size(sum(free))} of GPU memory is free right now: other programs use the rest")
 
 
 def _no_fit(
