@@ -48,8 +48,10 @@ def test_cgroup_v2_limit_in_a_parent_and_memory_high(tmp_path):
     write(tmp_path, "sys/fs/cgroup/user.slice/app.scope/memory.high", "max\n")
     write(tmp_path, "sys/fs/cgroup/user.slice/memory.max", str(16 * GiB))
     write(tmp_path, "sys/fs/cgroup/user.slice/memory.high", str(12 * GiB))
+    write(tmp_path, "sys/fs/cgroup/user.slice/app.scope/memory.current", str(2 * GiB))
+    write(tmp_path, "sys/fs/cgroup/user.slice/app.scope/memory.stat", f"anon 5\ninactive_file {GiB // 2}\n")
     ram = probe_ram(tmp_path, [])
-    assert ram.total_bytes == 12 * GiB and ram.available_bytes == 12 * GiB
+    assert ram.total_bytes == 12 * GiB and ram.available_bytes == 12 * GiB - (2 * GiB - GiB // 2)
     assert ram.source == "cgroup /sys/fs/cgroup/user.slice/memory.high"
     assert ram.host_total_bytes == 65536000 * 1024
 
@@ -71,8 +73,11 @@ def test_cgroup_v1_docker_without_namespace(tmp_path):
         "30 1 0:26 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
     )
     write(tmp_path, "sys/fs/cgroup/memory/memory.limit_in_bytes", str(8 * GiB))
+    write(tmp_path, "sys/fs/cgroup/memory/memory.usage_in_bytes", str(3 * GiB))
+    write(tmp_path, "sys/fs/cgroup/memory/memory.stat", f"cache 100\ntotal_inactive_file {GiB}\n")
     ram = probe_ram(tmp_path, [])
     assert ram.total_bytes == 8 * GiB and ram.cgroup_limit_bytes == 8 * GiB
+    assert ram.available_bytes == 6 * GiB  # limit - (usage - inactive page cache)
 
 
 def test_cgroup_v1_unlimited_sentinel_is_no_limit(tmp_path):

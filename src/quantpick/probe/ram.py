@@ -73,8 +73,11 @@ def _walk_up(directory: Path, top: Path):
         current = current.parent
 
 
-def read_cgroup_limit(root: Path) -> tuple[int | None, str | None]:
-    """The memory limit of this process's cgroup (min over its ancestors) and the file that set it."""
+def read_cgroup_limit(root: Path, leaves: list[tuple[str, Path]] | None = None) -> tuple[int | None, str | None]:
+    """The memory limit of this process's cgroup (min over its ancestors) and the file that set it.
+
+    `leaves`, when given, receives (cgroup version, directory) of this process's own cgroups."""
+    leaves = [] if leaves is None else leaves
     text = read_text(root / "proc" / "self" / "cgroup") or ""
     v2_path, v1_path = None, None
     for line in text.splitlines():
@@ -97,14 +100,40 @@ def read_cgroup_limit(root: Path) -> tuple[int | None, str | None]:
     for fstype, mount_root, mount_point, options in mounts:
         if fstype == "cgroup2" and v2_path is not None:
             directory, top = _cgroup_dir(root, mount_root, mount_point, v2_path)
+            leaves.append(("v2", directory))
             for level in _walk_up(directory, top):
                 for name in ("memory.max", "memory.high"):
                     consider(_read_int(level / name), level / name)
         elif fstype == "cgroup" and v1_path is not None and "memory" in options.split(","):
             directory, top = _cgroup_dir(root, mount_root, mount_point, v1_path)
+            leaves.append(("v1", directory))
             for level in _walk_up(directory, top):
                 consider(_read_int(level / "memory.limit_in_bytes"), level / "memory.limit_in_bytes")
     return best
+
+
+def _stat_value(path: Path, key: str) -> int:
+    for line in (read_text(path) or "").splitlines():
+        name, _, value = line.partition(" ")
+        if name == key and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
+def read_cgroup_working_set(leaves: list[tuple[str, Path]]) -> int | None:
+    """Memory the cgroup really uses: usage minus reclaimable page cache (kubelet's working set)."""
+    for version, directory in leaves:
+        if version == "v2":
+            usage, inactive = (
+                _read_int(directory / "memory.current"),
+                _stat_value(directory / "memory.stat", "inactive_file"),
+            )
+        else:
+            usage = _read_int(directory / "memory.usage_in_bytes")
+            inactive = _stat_value(directory / "memory.stat", "total_inactive_file")
+        if usage is not None:
+            return max(usage - inactive, 0)
+    return None
 
 
 def probe_ram(root: Path, warnings: list[str], *, system: str = "Linux") -> Ram:
@@ -116,12 +145,20 @@ def probe_ram(root: Path, warnings: list[str], *, system: str = "Linux") -> Ram:
         total, available, source = int(memory.total), int(memory.available), "psutil"
     else:
         total, available, source = meminfo[0], meminfo[1], "/proc/meminfo"
-    limit, where = (None, None)
+    limit, where, leaves = None, None, []
     if system == "Linux":
         try:
-            limit, where = read_cgroup_limit(root)
+            limit, where = read_cgroup_limit(root, leaves)
         except OSError as exc:  # a probe never fails the command
             warnings.append(f"could not read the cgroup memory limit: {exc}")
     if limit is not None and limit < total:
-        return Ram(limit, min(available, limit), f"cgroup {where}", host_total_bytes=total, cgroup_limit_bytes=limit)
+        working_set = read_cgroup_working_set(leaves)
+        in_cgroup = limit - working_set if working_set is not None else limit
+        return Ram(
+            limit,
+            max(min(available, in_cgroup), 0),
+            f"cgroup {where}",
+            host_total_bytes=total,
+            cgroup_limit_bytes=limit,
+        )
     return Ram(total, available, source, host_total_bytes=total, cgroup_limit_bytes=limit)
