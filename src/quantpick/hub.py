@@ -181,6 +181,7 @@ def _fetch_shape(listing: Listing, path: str) -> tuple[ModelShape | None, str]:
     headers = build_hf_headers(library_name="quantpick", library_version=__version__)
     headers["Range"] = f"bytes=0-{HEADER_MAX_BYTES - 1}"
     buffer = bytearray()
+    values, parsed_length = {}, -1
     try:
         with get_session().stream("GET", url, headers=headers, timeout=timeout_seconds()) as response:
             hf_raise_for_status(response)
@@ -190,6 +191,7 @@ def _fetch_shape(listing: Listing, path: str) -> tuple[ModelShape | None, str]:
                 if len(buffer) >= next_parse or len(buffer) >= HEADER_MAX_BYTES:
                     next_parse = len(buffer) + HEADER_CHUNK
                     values, complete = read_metadata(bytes(buffer[:HEADER_MAX_BYTES]))
+                    parsed_length = len(buffer)
                     if complete or len(buffer) >= HEADER_MAX_BYTES:
                         break  # stop reading: the rest is the tokenizer and tensor data
     except HeaderError:
@@ -199,10 +201,11 @@ def _fetch_shape(listing: Listing, path: str) -> tuple[ModelShape | None, str]:
         if mapped.code in ("gated", "repo_not_found"):
             return None, f"header: {mapped.code}"
         return None, "header: network error"
-    try:
-        values, _complete = read_metadata(bytes(buffer[:HEADER_MAX_BYTES]))
-    except HeaderError:
-        return None, "header: not a readable GGUF"
+    if parsed_length != len(buffer):  # the body ended between two parses: read what came last
+        try:
+            values, _complete = read_metadata(bytes(buffer[:HEADER_MAX_BYTES]))
+        except HeaderError:
+            return None, "header: not a readable GGUF"
     shape = shape_from_metadata(values)
     return shape, ("header" if shape else "header: shape keys missing")
 

@@ -8,8 +8,7 @@ from quantpick.sizes import parse_size
 
 def resolve_hardware(hardware_file: str | None, vram: str | None, ram: str | None, backend: str | None) -> Hardware:
     """The probe of this machine (or a saved one), with single figures overridden."""
-    vram_bytes = parse_size(vram) if vram is not None else None
-    ram_bytes = parse_size(ram) if ram is not None else None
+    vram_bytes, ram_bytes = optional_size(vram), optional_size(ram)
     if hardware_file:
         hw = load_hardware_file(hardware_file)
     else:
