@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from quantpick.catalog import load_catalog, parse_catalog
+from quantpick.cli.errors import render
 from quantpick.errors import CatalogError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,7 +158,7 @@ def test_broken_catalogs_name_the_file_and_the_entry(tmp_path, mutate, expected)
         load_catalog(path)
     assert str(path) in caught.value.message
     assert expected in caught.value.message
-    assert caught.value.exit_code == 2
+    assert render(caught.value).exit_code == 2
 
 
 def test_missing_required_top_level_field(tmp_path):

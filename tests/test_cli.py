@@ -34,7 +34,12 @@ def test_usage_errors_exit_2_with_json_error(cli):
     assert result.exit_code == 2
     assert result.json == {
         "schema_version": 1,
-        "error": {"code": "usage", "message": "No such option: --bogus", "hint": "see `quantpick probe --help`"},
+        "error": {
+            "code": "usage",
+            "message": "No such option: --bogus",
+            "hint": "see `quantpick probe --help`",
+            "details": None,
+        },
     }
     assert result.stderr.splitlines()[0] == "Error: No such option: --bogus"
     missing = cli("list", "--json")

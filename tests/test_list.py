@@ -77,7 +77,7 @@ def test_human_table(cli):
     ("args", "code", "words"),
     [
         (["list", "nobody/missing-GGUF"], "repo_not_found", "-GGUF"),
-        (["list", "bartowski/Qwen_Qwen3-8B-GGUF", "--revision", "v9"], "revision_not_found", "--revision"),
+        (["list", "bartowski/Qwen_Qwen3-8B-GGUF", "--revision", "v9"], "revision_not_found", "without a revision"),
         (["list", "org/safetensors-only"], "no_gguf", "GGUF"),
     ],
 )

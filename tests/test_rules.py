@@ -3,6 +3,7 @@
 import pytest
 
 from quantpick.catalog import load_catalog
+from quantpick.cli.errors import render
 from quantpick.errors import NoFitError, UsageError
 from quantpick.gguf import ModelShape
 from quantpick.hardware import Cpu, Gpu, Hardware, Ram
@@ -71,12 +72,16 @@ def pick(hw, parsed, shape=LLAMA3_8B, **options):
 # --- seed-card examples -----------------------------------------------------------------------------------
 
 
+def texts(reasons):
+    return [r.text for r in reasons]
+
+
 def test_12_gib_gpu_takes_the_best_file_that_fits_with_its_kv_cache():
     result = pick(gpu_machine(12), repo(SIZES_8B))
     assert result.pick.label == "Q8_0" and result.pick.placement == "gpu" and result.mode == "speed"
     assert result.pick.gpu_layers == 33
     assert result.reserve.kv_cache_bytes == 1 * GiB  # 8192 tokens x 128 KiB
-    assert any("fits GPU" in r for r in result.pick.reasons)
+    assert any("fits GPU" in r for r in texts(result.pick.reasons))
 
 
 def test_8_gib_gpu_on_cuda():
@@ -90,7 +95,19 @@ def test_8_gib_cpu_only_machine_and_repacking_note():
     result = pick(cpu_machine(7.5), repo(SIZES_8B))
     assert result.pick.label == "Q4_K_M" and result.pick.placement == "cpu"  # Q4_K_L is 0.4 GB too big
     assert result.pick.gpu_layers == 0
-    assert any("Q4_0 and IQ4_NL" in n and "repacked" in n for n in result.notes)
+    assert [n.text for n in result.notes if n.code == "cpu_repack"] == [
+        "Q4_K_M is repacked online on this CPU (avx2): faster prompt processing for the weights kept in RAM"
+    ]
+
+
+def test_repack_notes_follow_the_catalog_and_the_cpu_flags():
+    arm = cpu_machine(8)
+    arm.cpu.flags = {"neon": True, "dotprod": True}
+    result = pick(arm, repo(SIZES_8B))
+    assert result.pick.label == "Q5_K_S"  # Q5_K's cpu_repack lists neon_dotprod: repacked on this CPU
+    assert [n.code for n in result.notes] == ["cpu_repack"] and "neon_dotprod" in result.notes[0].text
+    x86 = pick(cpu_machine(8), repo(SIZES_8B))
+    assert x86.pick.label == "Q5_K_S" and not [n for n in x86.notes if n.code.startswith("cpu_repack")]
 
 
 def test_below_q4_cuda_takes_the_i_quant_cpu_keeps_the_k_quant():
@@ -98,10 +115,10 @@ def test_below_q4_cuda_takes_the_i_quant_cpu_keeps_the_k_quant():
     budget = 3.9 * GB / GiB + 1
     on_cuda = pick(gpu_machine(budget), repo(SIZES_8B), reserve_bytes=1 * GiB)
     assert on_cuda.pick.label == "IQ3_M"
-    assert any("below Q4" in r and "I-quants" in r for r in on_cuda.pick.reasons)
+    assert any("below Q4" in r and "I-quants" in r for r in texts(on_cuda.pick.reasons))
     on_vulkan = pick(gpu_machine(budget, backend="vulkan"), repo(SIZES_8B), reserve_bytes=1 * GiB)
     assert on_vulkan.pick.label == "Q3_K_S"
-    assert any("slower" in r for r in on_vulkan.pick.reasons)
+    assert any("slower" in r for r in texts(on_vulkan.pick.reasons))
     on_cpu = pick(cpu_machine(budget + 1), repo(SIZES_8B), reserve_bytes=1 * GiB)
     assert on_cpu.pick.label == "Q3_K_S"
 
@@ -115,7 +132,7 @@ def test_i_quant_only_when_no_k_quant_fits_on_cpu():
     only_small = {"Q3_K_M": 4.02, "IQ2_M": 2.95, "IQ3_XS": 3.52}
     result = pick(cpu_machine(3.6 * GB / GiB + 1 + 1), repo(only_small), reserve_bytes=1 * GiB)
     assert result.pick.label == "IQ3_XS"
-    assert any("no K-quant fits" in r for r in result.pick.reasons)
+    assert any("no K-quant fits" in r for r in texts(result.pick.reasons))
 
 
 def test_quality_mode_adds_ram_and_offloads_layers_split_72b():
@@ -136,7 +153,7 @@ def test_quality_mode_adds_ram_and_offloads_layers_split_72b():
     assert result.pick.label == "Q4_K_M" and result.pick.placement == "gpu+cpu" and result.mode == "quality"
     assert len(result.pick.files) == 2
     assert 10 < result.pick.gpu_layers < 80
-    assert any("-ngl" in r for r in result.pick.reasons)
+    assert any("-ngl" in r for r in texts(result.pick.reasons))
     assert pick(gpu_machine(24, ram_gib=48), parsed, shape=QWEN_72B).mode == "quality"  # nothing fits 24 GiB
     auto = pick(gpu_machine(32, ram_gib=48), parsed, shape=QWEN_72B)
     assert auto.pick.label == "IQ2_M" and auto.mode == "speed"  # auto: speed when something fits the GPU
@@ -145,7 +162,7 @@ def test_quality_mode_adds_ram_and_offloads_layers_split_72b():
 def test_auto_falls_back_to_quality_and_says_so():
     result = pick(gpu_machine(4), repo({"Q4_K_M": 4.92, "Q8_0": 8.54}))
     assert result.mode == "quality" and result.pick.placement == "gpu+cpu"
-    assert any("nothing fits in GPU memory alone" in n for n in result.notes)
+    assert any("nothing fits in GPU memory alone" in n for n in texts(result.notes))
 
 
 def test_128k_context_no_longer_fits():
@@ -154,21 +171,23 @@ def test_128k_context_no_longer_fits():
     with pytest.raises(NoFitError) as caught:
         pick(cpu_machine(16), parsed, ctx=131072)
     error = caught.value
-    assert error.exit_code == 3 and "Q3_K_M" in error.message
-    assert "--ctx" in error.hint and "more memory" in error.hint
+    assert render(error).exit_code == 3 and "Q3_K_M" in error.message and "--" not in error.message
+    assert error.details is not None and 256 <= error.details["fitting_ctx"] < 131072
+    assert f"--ctx {error.details['fitting_ctx']} would fit" in render(error).hint
+    assert "more memory" in render(error).hint and "--" not in (error.hint or "")
 
 
 def test_speed_mode_with_nothing_on_the_gpu_suggests_quality_mode():
     with pytest.raises(NoFitError) as caught:
         pick(gpu_machine(2), repo({"Q4_K_M": 4.92}), mode="speed")
-    assert "--mode quality" in caught.value.hint
+    assert "--mode quality" in render(caught.value).hint and caught.value.details["mode"] == "speed"
 
 
 def test_moe_split_gets_the_expert_offload_hint():
     parsed = repo({"Q8_0": 32.5, "Q4_K_M": 18.6})
     result = pick(gpu_machine(12), parsed, shape=QWEN3_30B_MOE, mode="quality")
     assert result.pick.placement == "gpu+cpu"
-    assert any("--n-cpu-moe" in r and "exps=CPU" in r for r in result.pick.reasons)
+    assert any("--n-cpu-moe" in r and "exps=CPU" in r for r in texts(result.pick.reasons))
 
 
 # --- candidates and ranking ---------------------------------------------------------------------------
@@ -178,13 +197,13 @@ def test_floats_never_automatic_but_explicit_quant_works():
     parsed = repo({"F16": 16.1, "BF16": 16.1, "Q8_0": 8.54})
     assert pick(cpu_machine(64), parsed).pick.label == "Q8_0"
     explicit = pick(cpu_machine(64), parsed, quant="f16")
-    assert explicit.pick.label == "F16" and "chosen with --quant" in explicit.pick.reasons[0]
+    assert explicit.pick.label == "F16" and explicit.pick.reasons[0].code == "chosen"
 
 
 def test_explicit_quant_the_repo_lacks_is_a_usage_error():
     with pytest.raises(UsageError) as caught:
         pick(cpu_machine(64), repo({"Q8_0": 8.54}), quant="Q5_K_M")
-    assert caught.value.exit_code == 2 and "Q8_0" in caught.value.hint
+    assert render(caught.value).exit_code == 2 and "Q8_0" in caught.value.hint
 
 
 def test_mmproj_imatrix_unknown_dead_and_incomplete_are_never_picked():
@@ -200,9 +219,9 @@ def test_mmproj_imatrix_unknown_dead_and_incomplete_are_never_picked():
     assert result.pick.label == "Q2_K"
     labels = {c.label: c for c in result.candidates}
     assert set(labels) == {"Q2_K", "IQ4_KS", "Q4_0_4_4", "Q6_K"}
-    assert not labels["IQ4_KS"].eligible and "unknown" in labels["IQ4_KS"].reasons[0]
-    assert not labels["Q4_0_4_4"].eligible and "removed" in labels["Q4_0_4_4"].reasons[0]
-    assert not labels["Q6_K"].eligible and "incomplete" in labels["Q6_K"].reasons[0]
+    assert not labels["IQ4_KS"].eligible and "unknown" in labels["IQ4_KS"].reasons[0].text
+    assert not labels["Q4_0_4_4"].eligible and "removed" in labels["Q4_0_4_4"].reasons[0].text
+    assert not labels["Q6_K"].eligible and "incomplete" in labels["Q6_K"].reasons[0].text
 
 
 def test_uploader_variants_rank_just_above_their_base():
@@ -212,7 +231,7 @@ def test_uploader_variants_rank_just_above_their_base():
     unsloth = repo({"Q4_K_M": 18.6, "UD-Q4_K_XL": 17.7, "Q3_K_M": 14.0})
     result = pick(cpu_machine(64), unsloth, shape=QWEN3_30B_MOE)
     assert result.pick.label == "UD-Q4_K_XL"
-    assert any("Unsloth" in r for r in result.pick.reasons)
+    assert any("Unsloth" in r for r in texts(result.pick.reasons))
 
 
 def test_ties_go_to_the_smaller_file():
@@ -235,7 +254,7 @@ def test_prefer_flags():
 def test_unknown_header_keeps_a_2_gib_reserve_and_says_so():
     result = pick(cpu_machine(16), repo({"Q4_K_M": 4.92}), shape=None)
     assert result.reserve.total_bytes == 2 * GiB and result.reserve.source == "default"
-    assert any("2 GiB" in n for n in result.notes)
+    assert any("2 GiB" in n for n in texts(result.notes))
 
 
 def test_user_reserve_replaces_the_estimate():
@@ -246,7 +265,7 @@ def test_user_reserve_replaces_the_estimate():
 def test_backend_without_a_kernel_runs_on_cpu():
     result = pick(gpu_machine(24, ram_gib=16), repo({"TQ1_0": 2.0}), reserve_bytes=GiB)
     assert result.pick.placement == "cpu"
-    assert any("no cuda kernel" in r for r in result.pick.reasons)
+    assert any("no cuda kernel" in r for r in texts(result.pick.reasons))
 
 
 # --- budgets ------------------------------------------------------------------------------------------
@@ -297,4 +316,4 @@ def test_busy_gpu_gets_a_note_not_a_different_pick():
     hw.gpus[0].free_bytes = 2 * GiB
     result = pick(hw, repo(SIZES_8B))
     assert result.pick.label == "Q8_0"
-    assert any("2.00 GiB of GPU memory is free right now" in n for n in result.notes)
+    assert any("2.00 GiB of GPU memory is free right now" in n for n in texts(result.notes))

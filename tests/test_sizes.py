@@ -1,5 +1,6 @@
 import pytest
 
+from quantpick.cli.errors import render
 from quantpick.errors import UsageError
 from quantpick.sizes import format_size, parse_size
 
@@ -28,7 +29,7 @@ def test_parse_size_accepts_units(text, expected):
 def test_parse_size_rejects_nonsense_with_a_hint(text):
     with pytest.raises(UsageError) as caught:
         parse_size(text)
-    assert caught.value.exit_code == 2
+    assert render(caught.value).exit_code == 2
     assert "GiB" in caught.value.hint
 
 

@@ -10,13 +10,20 @@ import os
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any, NoReturn, cast
 
 from quantpick.errors import CatalogError
+from quantpick.states import BACKENDS, FAMILIES, Family
 
 CATALOG_ENV = "QUANTPICK_CATALOG"
-FAMILIES = ("float", "legacy", "k", "i", "ternary", "mxfp")
-BACKENDS = ("cuda", "rocm", "metal", "vulkan", "cpu")
-REPACK_FEATURES = ("avx2", "avx512", "neon_dotprod", "neon_i8mm")
+# A catalog `cpu_repack` feature -> the probe's CPU flags that must all be set for llama.cpp to repack
+# (ggml-cpu/repack.cpp ggml_repack_get_optimal_repack_type checks AVX2, AVX-512, NEON dotprod and i8mm).
+REPACK_FEATURES: dict[str, tuple[str, ...]] = {
+    "avx2": ("avx2",),
+    "avx512": ("avx512f",),
+    "neon_dotprod": ("neon", "dotprod"),
+    "neon_i8mm": ("neon", "i8mm"),
+}
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,7 @@ class Note:
 @dataclass(frozen=True)
 class QuantType:
     name: str
-    family: str
+    family: Family
     bpw_nominal: float
     bpw_effective: float | None
     bpw_source: str
@@ -67,6 +74,10 @@ class QuantType:
     def is_iquant(self) -> bool:
         return self.family == "i"
 
+    def repacks_on(self, cpu_flags: dict[str, bool]) -> list[str]:
+        """The catalog's `cpu_repack` features this CPU has: llama.cpp repacks the type at load time there."""
+        return [f for f in self.cpu_repack if all(cpu_flags.get(flag) for flag in REPACK_FEATURES.get(f, ("?",)))]
+
 
 def variant_of(base: QuantType, name: str, description: str, source: str) -> QuantType:
     """An uploader variant: the base type's figures and notes, its own name; the size comes from the file."""
@@ -84,12 +95,17 @@ class RankFigure:
     source: str
     estimated: bool = False
 
+    @property
+    def provenance(self) -> str:
+        """The one format of a quality figure's provenance: 'kld_llama3_8b_imatrix 0.0327 (PPLREADME)'."""
+        return f"{self.scale} {self.loss:g} ({self.source})"
+
 
 @dataclass
 class Catalog:
     path: str
     sources: dict[str, str]
-    scales: dict[str, dict]
+    scales: dict[str, dict[str, str]]
     ranking: dict[str, str]
     types: dict[str, QuantType]
     prefix_variants: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -133,8 +149,13 @@ class Catalog:
         if base.is_float:
             return RankFigure(0.0, self.ranking["scale"], "reference weights (no measurable loss)", estimated=True)
         nearest = self._nearest_measured(base.bpw_nominal)
-        figure = self.rank_figure(nearest)
-        return RankFigure(figure.loss, figure.scale, f"estimated from {nearest.name} (same nominal bpw)", True)
+        measured = self.rank_figure(nearest)
+        return RankFigure(measured.loss, measured.scale, f"estimated from {nearest.name} (same nominal bpw)", True)
+
+    @cached_property
+    def prefixes(self) -> tuple[str, ...]:
+        """Uploader prefixes (`prefix_variants`) a label may carry, upper case: 'UD-'."""
+        return tuple(prefix.upper() for prefix in self.prefix_variants)
 
     def _nearest_measured(self, bpw: float) -> QuantType:
         keys = (self.ranking["prefer_figure"], self.ranking["fallback_figure"])
@@ -154,7 +175,7 @@ def default_catalog_path() -> Path:
     return Path(__file__).resolve().parents[2] / "data" / "quant_catalog.yaml"
 
 
-def load_catalog(path: str | os.PathLike | None = None) -> Catalog:
+def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
     """Read and validate the catalog at `path`, $QUANTPICK_CATALOG, or the shipped one."""
     chosen = Path(path or os.environ.get(CATALOG_ENV) or default_catalog_path())
     try:
@@ -204,10 +225,10 @@ class _Validator:
     def __init__(self, source: str):
         self.source = source
 
-    def fail(self, where: str, message: str):
+    def fail(self, where: str, message: str) -> NoReturn:
         raise CatalogError(f"catalog {self.source}: {where}: {message}", hint=_HINT)
 
-    def mapping(self, value, where: str, allowed: set[str], required: set[str]) -> dict:
+    def mapping(self, value: object, where: str, allowed: set[str], required: set[str]) -> dict[str, Any]:
         if not isinstance(value, dict):
             self.fail(where, f"expected a mapping, got {type(value).__name__}")
         unknown = sorted(set(value) - allowed, key=str)
@@ -216,28 +237,29 @@ class _Validator:
         missing = sorted(required - set(value))
         if missing:
             self.fail(where, f"missing field {missing[0]!r}")
-        return value
+        return cast(dict[str, Any], value)
 
-    def string(self, value, where: str) -> str:
+    def string(self, value: object, where: str) -> str:
         if not isinstance(value, str) or not value.strip():
             self.fail(where, "expected a non-empty string")
         return value
 
-    def number(self, value, where: str, *, optional: bool = False) -> float | None:
-        if value is None and optional:
-            return None
+    def number(self, value: object, where: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             self.fail(where, f"expected a non-negative number, got {value!r}")
         return float(value)
 
-    def source_ref(self, value, where: str) -> str:
+    def optional_number(self, value: object, where: str) -> float | None:
+        return None if value is None else self.number(value, where)
+
+    def source_ref(self, value: object, where: str) -> str:
         text = self.string(value, where)
         keys = [part.split(" ")[0].strip() for part in text.split(";")]
         if not any(key in self.sources for key in keys):
             self.fail(where, f"source {text!r} names no key of 'sources'")
         return text
 
-    def catalog(self, raw) -> Catalog:
+    def catalog(self, raw: object) -> Catalog:
         top = self.mapping(
             raw, "top level", self.TOP, {"schema_version", "sources", "quality_scales", "ranking", "quants"}
         )
@@ -246,11 +268,15 @@ class _Validator:
         if not isinstance(top["sources"], dict) or not top["sources"]:
             self.fail("sources", "expected a non-empty mapping of key: description")
         self.sources = {str(k): self.string(v, f"sources.{k}") for k, v in top["sources"].items()}
-        scales = {}
-        for key, scale in (top["quality_scales"] or {}).items():
-            scale = self.mapping(scale, f"quality_scales.{key}", {"description", "source"}, {"description", "source"})
-            self.source_ref(scale["source"], f"quality_scales.{key}.source")
-            scales[key] = scale
+        scales: dict[str, dict[str, str]] = {}
+        for key, raw_scale in (top["quality_scales"] or {}).items():
+            scale = self.mapping(
+                raw_scale, f"quality_scales.{key}", {"description", "source"}, {"description", "source"}
+            )
+            scales[key] = {
+                "description": self.string(scale["description"], f"quality_scales.{key}.description"),
+                "source": self.source_ref(scale["source"], f"quality_scales.{key}.source"),
+            }
         ranking = self.mapping(
             top["ranking"],
             "ranking",
@@ -261,8 +287,8 @@ class _Validator:
             if key not in scales:
                 self.fail("ranking", f"{key!r} is not a quality scale")
         notes = {}
-        for key, note in (top.get("backend_notes") or {}).items():
-            note = self.mapping(note, f"backend_notes.{key}", {"text", "source"}, {"text", "source"})
+        for key, raw_note in (top.get("backend_notes") or {}).items():
+            note = self.mapping(raw_note, f"backend_notes.{key}", {"text", "source"}, {"text", "source"})
             notes[key] = Note(
                 key,
                 self.string(note["text"], f"backend_notes.{key}.text"),
@@ -284,27 +310,27 @@ class _Validator:
                 self.fail(f"variant {variant.name!r}", "name already used")
             types[variant.name] = variant
         prefixes = {}
-        for index, entry in enumerate(top.get("prefix_variants") or []):
+        for index, raw_entry in enumerate(top.get("prefix_variants") or []):
             where = f"prefix_variants[{index}]"
-            entry = self.mapping(entry, where, self.PREFIX, self.PREFIX)
+            entry = self.mapping(raw_entry, where, self.PREFIX, self.PREFIX)
             prefixes[self.string(entry["prefix"], where)] = (
                 self.string(entry["description"], f"{where}.description"),
                 self.source_ref(entry["source"], f"{where}.source"),
             )
         return Catalog(self.source, self.sources, scales, dict(ranking), types, prefixes)
 
-    def quant(self, entry, index: int) -> QuantType:
-        name = entry.get("name") if isinstance(entry, dict) else None
+    def quant(self, raw_entry: object, index: int) -> QuantType:
+        name = raw_entry.get("name") if isinstance(raw_entry, dict) else None
         where = f"quant {name!r}" if isinstance(name, str) else f"quants[{index}]"
-        entry = self.mapping(entry, where, self.QUANT, {"name", "family", "bpw", "quality"})
+        entry = self.mapping(raw_entry, where, self.QUANT, {"name", "family", "bpw", "quality"})
         if entry["family"] not in FAMILIES:
             self.fail(where, f"family {entry['family']!r} is not one of {', '.join(FAMILIES)}")
         bpw = self.mapping(entry["bpw"], f"{where}.bpw", self.BPW, self.BPW)
         quality = {}
-        for key, figure in (entry["quality"] or {}).items():
+        for key, raw_figure in (entry["quality"] or {}).items():
             if key not in self.scales:
                 self.fail(f"{where}.quality", f"{key!r} is not a quality scale")
-            figure = self.mapping(figure, f"{where}.quality.{key}", self.FIGURE, {"value", "source"})
+            figure = self.mapping(raw_figure, f"{where}.quality.{key}", self.FIGURE, {"value", "source"})
             quality[key] = Figure(
                 self.number(figure["value"], f"{where}.quality.{key}.value"),
                 self.source_ref(figure["source"], f"{where}.quality.{key}.source"),
@@ -333,7 +359,7 @@ class _Validator:
             name=self.string(entry["name"], f"{where}.name"),
             family=entry["family"],
             bpw_nominal=self.number(bpw["nominal"], f"{where}.bpw.nominal"),
-            bpw_effective=self.number(bpw["effective"], f"{where}.bpw.effective", optional=True),
+            bpw_effective=self.optional_number(bpw["effective"], f"{where}.bpw.effective"),
             bpw_source=self.source_ref(bpw["source"], f"{where}.bpw.source"),
             quality=quality,
             notes=tuple(notes),
@@ -343,10 +369,10 @@ class _Validator:
             loadable=loadable,
         )
 
-    def variant(self, entry, index: int, types: dict[str, QuantType]) -> QuantType:
-        name = entry.get("name") if isinstance(entry, dict) else None
+    def variant(self, raw_entry: object, index: int, types: dict[str, QuantType]) -> QuantType:
+        name = raw_entry.get("name") if isinstance(raw_entry, dict) else None
         where = f"variant {name!r}" if isinstance(name, str) else f"variants[{index}]"
-        entry = self.mapping(entry, where, self.VARIANT, self.VARIANT)
+        entry = self.mapping(raw_entry, where, self.VARIANT, self.VARIANT)
         base = types.get(entry["base"])
         if base is None:
             self.fail(where, f"base {entry['base']!r} is not a quant of this catalog")

@@ -15,11 +15,13 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 from quantpick import __version__
 from quantpick.errors import DownloadError, HubError, Interrupted, UsageError
 from quantpick.naming import RepoFile
 from quantpick.sizes import MiB, format_size
+from quantpick.states import FileStatus, Layout
 
 CHUNK = 1 * MiB
 RETRIES = 3
@@ -34,22 +36,12 @@ class FilePlan:
     blob: Path  # where the bytes live (same as path under --local-dir)
     size_bytes: int
     sha256: str | None
-    status: str = "missing"  # present, partial, missing -> after the run: present, downloaded, resumed
+    status: FileStatus = "missing"  # present, partial, missing -> after the run: present, downloaded, resumed
     part_bytes: int = 0
 
     @property
     def part(self) -> Path:
         return self.blob.with_name(self.blob.name + ".part")
-
-    def to_dict(self) -> dict:
-        return {
-            "repo_path": self.repo_path,
-            "path": str(self.path),
-            "size_bytes": self.size_bytes,
-            "sha256": self.sha256,
-            "status": self.status,
-            "part_bytes": self.part_bytes,
-        }
 
 
 @dataclass
@@ -58,7 +50,7 @@ class DownloadPlan:
     revision: str
     requested_revision: str | None
     destination: Path
-    layout: str  # "cache" or "local-dir"
+    layout: Layout
     files: list[FilePlan]
     model_path: Path
     free_bytes: int | None = None
@@ -104,7 +96,7 @@ def plan_download(
             if destination not in target.parents:
                 raise UsageError(f"{repo_file.path!r} would land outside {destination}", code="unsafe_path")
             plans.append(FilePlan(repo_file.path, target, target, repo_file.size_bytes, repo_file.sha256))
-        layout = "local-dir"
+        layout: Layout = "local-dir"
     else:
         destination = hub_cache_dir() / ("models--" + repo.replace("/", "--"))
         for repo_file in files:
@@ -169,7 +161,7 @@ def _already_verified(blob: Path, sha256: str) -> bool:
         stat = blob.stat()
     except (OSError, ValueError):
         return False
-    return data == {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return bool(data == {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
 
 
 def file_sha256(path: Path) -> str:
@@ -193,7 +185,7 @@ def verify_present(plan: FilePlan) -> bool:
 # --- the transfer --------------------------------------------------------------------------------------
 
 
-class Progress:
+class Progress(Protocol):
     """What the downloader reports; the CLI renders it (rich on a terminal, nothing otherwise)."""
 
     def start_file(self, plan: FilePlan) -> None: ...
@@ -203,9 +195,20 @@ class Progress:
     def finish_file(self, plan: FilePlan) -> None: ...
 
 
+class NoProgress:
+    def start_file(self, plan: FilePlan) -> None:
+        pass
+
+    def advance(self, plan: FilePlan, num_bytes: int) -> None:
+        pass
+
+    def finish_file(self, plan: FilePlan) -> None:
+        pass
+
+
 def execute(plan: DownloadPlan, progress: Progress | None = None) -> DownloadPlan:
     """Fetch what is missing, verify everything, link it in place. Raises DownloadError/HubError/Interrupted."""
-    progress = progress or Progress()
+    progress = progress or NoProgress()
     if plan.free_bytes is not None and plan.bytes_to_fetch + plan.margin_bytes > plan.free_bytes:
         raise DownloadError(
             f"not enough disk space at {plan.destination}: need {format_size(plan.bytes_to_fetch)}"
@@ -264,8 +267,8 @@ def _write_ref(plan: DownloadPlan) -> None:
 
 def _fetch(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> None:
     import httpx2
-    from huggingface_hub import hf_hub_url
-    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+    from huggingface_hub import get_session, hf_hub_url, hf_raise_for_status
+    from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # public, re-exported lazily
 
     from quantpick.hub import hub_error, timeout_seconds
 

@@ -1,26 +1,27 @@
-"""The exceptions a command may end with, each with its documented exit code.
+"""The domain errors a command may end with. They speak of the model and the machine, never of flags.
 
-Anything else that escapes a command is a bug: exit 1 with the traceback behind QUANTPICK_DEBUG=1.
+The CLI maps each class to an exit code and a flag name through one table (quantpick.cli.errors);
+anything else that escapes a command is a bug: exit 1, traceback behind QUANTPICK_DEBUG=1.
 """
 
 from __future__ import annotations
 
-EXIT_OK = 0
-EXIT_UNEXPECTED = 1
-EXIT_USAGE = 2
-EXIT_NO_FIT = 3
-EXIT_HUB = 4
-EXIT_DOWNLOAD = 5
-EXIT_INTERRUPTED = 130
+from typing import Any
 
 
 class QuantpickError(Exception):
     """An expected failure: one line for the user, an optional hint, a stable code for scripts."""
 
-    exit_code = EXIT_UNEXPECTED
     default_code = "error"
 
-    def __init__(self, message: str, *, hint: str | None = None, code: str | None = None, details=None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -29,30 +30,36 @@ class QuantpickError(Exception):
 
 
 class UsageError(QuantpickError):
-    exit_code = EXIT_USAGE
+    """The request itself is wrong (an unknown quant, a malformed file the user named)."""
+
     default_code = "usage"
 
 
+class InvalidValue(UsageError):
+    """One input value is out of its domain. `field` names the setting (ctx, vram, ...), not a flag."""
+
+    default_code = "invalid_value"
+
+    def __init__(self, field: str | None, message: str, *, hint: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, hint=hint, code=code)
+        self.field = field
+
+
 class CatalogError(QuantpickError):
-    exit_code = EXIT_USAGE
     default_code = "catalog_invalid"
 
 
 class NoFitError(QuantpickError):
-    exit_code = EXIT_NO_FIT
     default_code = "nothing_fits"
 
 
 class HubError(QuantpickError):
-    exit_code = EXIT_HUB
     default_code = "hub_error"
 
 
 class DownloadError(QuantpickError):
-    exit_code = EXIT_DOWNLOAD
     default_code = "download_failed"
 
 
 class Interrupted(QuantpickError):
-    exit_code = EXIT_INTERRUPTED
     default_code = "interrupted"

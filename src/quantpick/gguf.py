@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import asdict, dataclass
+from typing import Any
 
 MAX_STRING = 1 << 16  # a metadata key or value longer than 64 KiB is not a shape key
 MAX_ARRAY_KEPT = 4096  # per-layer arrays are at most a few hundred entries
@@ -63,11 +64,11 @@ class ModelShape:
     vocab_size: int | None = None
     file_type: int | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> ModelShape:
+    def from_dict(cls, data: dict[str, Any]) -> ModelShape:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)
 
@@ -89,7 +90,7 @@ class _Reader:
         self.pos = end
         return chunk
 
-    def unpack(self, fmt: str):
+    def unpack(self, fmt: str) -> Any:
         return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
 
     def string(self, limit: int = MAX_STRING) -> str:
@@ -103,7 +104,7 @@ class _Reader:
     def skip_string(self) -> None:
         self.take(self.unpack("<Q"))
 
-    def value(self, value_type: int, keep: bool):
+    def value(self, value_type: int, keep: bool) -> Any:
         if value_type in _SCALAR:
             return self.unpack(_SCALAR[value_type])
         if value_type == _STRING:
@@ -128,7 +129,7 @@ class _Reader:
         raise HeaderError(f"value type {value_type}")
 
 
-def read_metadata(data: bytes) -> tuple[dict, bool]:
+def read_metadata(data: bytes) -> tuple[dict[str, Any], bool]:
     """Parse the metadata keys quantpick needs from a header prefix.
 
     Returns (values, complete): `complete` is True when the parser got past every key it might need
@@ -136,7 +137,7 @@ def read_metadata(data: bytes) -> tuple[dict, bool]:
     Raises HeaderError when the bytes are not a GGUF header.
     """
     reader = _Reader(data)
-    values: dict = {}
+    values: dict[str, Any] = {}
     try:
         if bytes(reader.take(4)) != b"GGUF":
             raise HeaderError("not a GGUF file (bad magic)")
@@ -168,13 +169,13 @@ def read_metadata(data: bytes) -> tuple[dict, bool]:
         raise HeaderError(str(exc)) from None
 
 
-def shape_from_metadata(values: dict) -> ModelShape | None:
+def shape_from_metadata(values: dict[str, Any]) -> ModelShape | None:
     """A ModelShape when the metadata holds at least the architecture and the layer count."""
     arch = values.get("general.architecture")
     if not isinstance(arch, str):
         return None
 
-    def get(suffix: str, allow_list: bool = False):
+    def get(suffix: str, allow_list: bool = False) -> Any:
         value = values.get(f"{arch}.{suffix}")
         if isinstance(value, list):
             numbers = all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in value)

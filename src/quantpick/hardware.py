@@ -9,16 +9,18 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
-from quantpick.errors import UsageError
+from quantpick.errors import InvalidValue, UsageError
 from quantpick.sizes import GiB
+from quantpick.states import BACKENDS, Backend, Vendor
 
-BACKENDS = ("cuda", "rocm", "metal", "vulkan", "cpu")
+_Record = TypeVar("_Record")
 
 
 @dataclass
 class Gpu:
-    vendor: str  # nvidia, amd, intel, apple, override
+    vendor: Vendor
     name: str
     total_bytes: int | None
     free_bytes: int | None
@@ -61,12 +63,12 @@ class Hardware:
     ram: Ram
     gpus: list[Gpu]
     cpu: Cpu
-    backend: str
+    backend: Backend
     backend_source: str = "probe"
     warnings: list[str] = field(default_factory=list)
     source: str = "probe"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "ram": asdict(self.ram),
             "gpus": [asdict(g) for g in self.gpus],
@@ -78,11 +80,12 @@ class Hardware:
         }
 
     @classmethod
-    def from_dict(cls, data: dict, *, source: str) -> Hardware:
-        def build(kind, raw):
+    def from_dict(cls, data: dict[str, Any], *, source: str) -> Hardware:
+        def build(kind: type[_Record], raw: object) -> _Record:
             if not isinstance(raw, dict):
                 raise TypeError(f"{kind.__name__.lower()} is not an object")
-            return kind(**{k: v for k, v in raw.items() if k in kind.__dataclass_fields__})
+            fields = kind.__dataclass_fields__  # type: ignore[attr-defined]
+            return kind(**{k: v for k, v in raw.items() if k in fields})
 
         return cls(
             ram=build(Ram, data["ram"]),
@@ -150,8 +153,15 @@ def apply_overrides(
         new_ram = Ram(ram, ram, "--ram")
     if backend is not None:
         if backend not in BACKENDS:
-            raise UsageError(f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
-        new_backend, backend_source = backend, "--backend"
+            raise InvalidValue("backend", f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
+        new_backend, backend_source = _as_backend(backend), "--backend"
         if backend == "cpu":
             gpus = []
     return replace(hw, gpus=gpus, ram=new_ram, backend=new_backend, backend_source=backend_source, warnings=notes)
+
+
+def _as_backend(name: str) -> Backend:
+    for backend in BACKENDS:
+        if backend == name:
+            return backend
+    raise InvalidValue("backend", f"unknown backend {name!r}", hint=f"use one of: {', '.join(BACKENDS)}")

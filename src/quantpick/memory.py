@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from quantpick.gguf import ModelShape
 from quantpick.sizes import GiB, MiB
+from quantpick.states import ReserveSource
 
 KV_BYTES_PER_ELEMENT = 2  # f16, llama.cpp's default cache type
 CELL_PADDING = 256  # llama.cpp pads the context to a multiple of 256 cells
@@ -40,25 +41,15 @@ class Reserve:
     kv_cache_bytes: int | None
     overhead_bytes: int | None
     ctx: int
-    source: str  # "estimate" (from the header), "default" (header unknown), "user" (--reserve)
+    source: ReserveSource  # estimate: from the header; default: header unknown; user: given by the user
     detail: str
-
-    def to_dict(self) -> dict:
-        return {
-            "total_bytes": self.total_bytes,
-            "kv_cache_bytes": self.kv_cache_bytes,
-            "overhead_bytes": self.overhead_bytes,
-            "ctx": self.ctx,
-            "source": self.source,
-            "detail": self.detail,
-        }
 
 
 def _pad(cells: int) -> int:
     return -(-cells // CELL_PADDING) * CELL_PADDING
 
 
-def _per_layer(value, index: int, default: int | None) -> int | None:
+def _per_layer(value: int | list[int] | None, index: int, default: int | None) -> int | None:
     if isinstance(value, list):
         return value[index] if index < len(value) else default
     return value if value is not None else default
@@ -110,7 +101,7 @@ def overhead_bytes(shape: ModelShape) -> int:
 
 def estimate_reserve(shape: ModelShape | None, ctx: int, user_reserve: int | None = None) -> Reserve:
     if user_reserve is not None:
-        return Reserve(user_reserve, None, None, ctx, "user", "set with --reserve")
+        return Reserve(user_reserve, None, None, ctx, "user", "given by the user")
     if shape is None:
         return Reserve(
             UNKNOWN_SHAPE_RESERVE,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from quantpick.catalog import Catalog, QuantType
+from quantpick.states import OtherKind, SplitStyle
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class QuantGroup:
     quant: QuantType | None
     files: list[RepoFile]
     shard_total: int = 1
-    split_style: str | None = None  # None, "gguf-split" (load the first shard) or "concat" (cat the parts first)
+    split_style: SplitStyle | None = None  # "gguf-split": load the first shard; "concat": cat the parts first
     imatrix_marker: bool = False  # mradermacher's "i1-"
 
     @property
@@ -51,7 +52,7 @@ class QuantGroup:
 @dataclass
 class OtherFile:
     path: str
-    kind: str  # mmproj, imatrix, drafter, non-gguf
+    kind: OtherKind
     size_bytes: int
     sha256: str | None = None
 
@@ -74,12 +75,17 @@ _PART_SPLIT = re.compile(r"^(?P<prefix>.+?\.gguf)\.part(?P<no>\d+)of(?P<total>\d
 _LETTER_SPLIT = re.compile(r"^(?P<prefix>.+?\.gguf)-split-(?P<no>[a-z]+)$", re.IGNORECASE)
 _DRAFTER = re.compile(r"(^|[-_.])(mtp|draft|drafter|dflash)([-_.]|$)", re.IGNORECASE)
 # Labels a catalog may not know yet: ik_llama.cpp types (IQ4_KS, IQ2_K_R4), odd experiments (Q8_0_L, Q3_K_XS).
-_UNKNOWN_LABEL = re.compile(
-    r"(?:^|[-._])((?:UD-)?(?:I?Q\d(?:_[A-Z0-9]+)+|IQ\d_[A-Z]+\d*|TQ\d_\d|MXFP\d\w*|NVFP\d))(?=$|[-.])"
-)
+_UNKNOWN_TYPE = r"I?Q\d(?:_[A-Z0-9]+)+|IQ\d_[A-Z]+\d*|TQ\d_\d|MXFP\d\w*|NVFP\d"
 
 
-def classify_other(basename: str) -> str | None:
+def _prefix_group(prefixes: tuple[str, ...]) -> str:
+    """An optional regex group for the catalog's uploader prefixes ('UD-'), longest first."""
+    if not prefixes:
+        return ""
+    return "(?:" + "|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True)) + ")?"
+
+
+def classify_other(basename: str) -> OtherKind | None:
     """The kind of a file that is never a quant, or None for a model file."""
     lower = basename.lower()
     if "mmproj" in lower:
@@ -96,23 +102,29 @@ def classify_other(basename: str) -> str | None:
 
 
 @lru_cache(maxsize=8)
-def _label_regex(labels: tuple[str, ...]) -> re.Pattern:  # the catalog hands out one tuple: a cheap key
+def _label_regex(labels: tuple[str, ...], prefixes: tuple[str, ...]) -> re.Pattern[str]:
+    # the catalog hands out the same tuples every call: a cheap cache key
     alternation = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
     # Labels contain '_', so it may open a label ('model_Q4_K_M') but never close one ('Q4_K' in 'Q4_K_XL').
-    return re.compile(rf"(?:^|[-._/ ])((?:UD-)?(?:{alternation}))(?=$|[-. ])")
+    return re.compile(rf"(?:^|[-._/ ])({_prefix_group(prefixes)}(?:{alternation}))(?=$|[-. ])")
+
+
+@lru_cache(maxsize=8)
+def _unknown_regex(prefixes: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(rf"(?:^|[-._])({_prefix_group(prefixes)}(?:{_UNKNOWN_TYPE}))(?=$|[-.])")
 
 
 def find_label(text: str, catalog: Catalog) -> tuple[str, QuantType | None] | None:
     """The last quant label in `text` (a file stem or folder name): (label, type) or (label, None) if unknown."""
     upper = text.upper()
-    known = _label_regex(catalog.labels())
+    known = _label_regex(catalog.labels(), catalog.prefixes)
     matches = [m for m in (known.finditer(upper)) if catalog.get(m.group(1))]
     # Overlapping candidates: 'Q4_K_M' inside 'UD-Q4_K_XL' cannot match thanks to the boundaries; take the last.
     if matches:
         label = matches[-1].group(1)
         quant = catalog.get(label)
         return (quant.name if quant else label), quant
-    unknown = list(_UNKNOWN_LABEL.finditer(upper))
+    unknown = list(_unknown_regex(catalog.prefixes).finditer(upper))
     if unknown:
         return unknown[-1].group(1), None
     return None
@@ -129,8 +141,14 @@ def parse_repo_files(files: list[RepoFile], catalog: Catalog) -> ParsedRepo:
         if kind is not None:
             result.other_files.append(OtherFile(repo_file.path, kind, repo_file.size_bytes, repo_file.sha256))
             continue
-        split_style, shard_no, total, stem = None, 1, 1, basename
-        for style, pattern in (("gguf-split", _GGUF_SPLIT), ("concat", _PART_SPLIT), ("concat", _LETTER_SPLIT)):
+        split_style: SplitStyle | None = None
+        shard_no, total, stem = 1, 1, basename
+        patterns: tuple[tuple[SplitStyle, re.Pattern[str]], ...] = (
+            ("gguf-split", _GGUF_SPLIT),
+            ("concat", _PART_SPLIT),
+            ("concat", _LETTER_SPLIT),
+        )
+        for style, pattern in patterns:
             match = pattern.match(basename)
             if match:
                 split_style, stem = style, match.group("prefix")
@@ -169,3 +187,35 @@ def _letters_to_number(letters: str) -> int:
     for char in letters.lower():
         value = value * 26 + (ord(char) - ord("a"))
     return value + 1
+
+
+# The projector precision to take when the user names none: F16 is what uploaders ship as the reference,
+# BF16 needs bf16 kernels on some backends, Q8_0 is the small fallback.
+MMPROJ_PREFERENCE = ("F16", "BF16", "Q8_0", "F32")
+
+
+def mmproj_label(other: OtherFile, catalog: Catalog) -> str | None:
+    """The precision label of a projector file: 'F16' for 'mmproj-F16.gguf', 'BF16' for 'mmproj-model-bf16.gguf'."""
+    found = find_label(other.path.rpartition("/")[2].removesuffix(".gguf"), catalog)
+    if found is None:
+        return None
+    label, quant = found
+    return quant.name if quant is not None else label
+
+
+def choose_mmproj(parsed: ParsedRepo, catalog: Catalog, wanted: str | None = None) -> OtherFile | None:
+    """The vision projector to fetch: the one labelled `wanted`, else by MMPROJ_PREFERENCE, else the smallest.
+
+    Labels are compared whole, so 'F16' never matches inside 'BF16'.
+    """
+    projectors = [o for o in parsed.other_files if o.kind == "mmproj"]
+    labelled = [(mmproj_label(o, catalog), o) for o in projectors]
+    if wanted is not None:
+        quant = catalog.get(wanted)
+        name = (quant.name if quant is not None else wanted).upper()
+        return next((o for label, o in labelled if label is not None and label.upper() == name), None)
+    for preferred in MMPROJ_PREFERENCE:
+        for label, other in labelled:
+            if label == preferred:
+                return other
+    return min(projectors, key=lambda o: o.size_bytes) if projectors else None

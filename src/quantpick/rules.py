@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from quantpick.catalog import Catalog, QuantType
-from quantpick.errors import NoFitError, UsageError
+from quantpick.errors import InvalidValue, NoFitError, UsageError
 from quantpick.gguf import ModelShape
 from quantpick.hardware import Hardware
 from quantpick.memory import (
@@ -22,27 +22,38 @@ from quantpick.memory import (
 )
 from quantpick.naming import ParsedRepo, QuantGroup
 from quantpick.sizes import format_size
+from quantpick.states import MODES, PREFERENCES, Backend, BudgetMode, Mode, Placement, Preference, Verdict
 
-MODES = ("auto", "speed", "quality")
-PREFERENCES = ("auto", "k", "i", "any")
-IQUANT_BACKENDS = ("cuda", "rocm")  # cuBLAS/rocBLAS: I-quants give more quality per byte below Q4
+IQUANT_BACKENDS: tuple[Backend, ...] = ("cuda", "rocm")  # I-quants give more quality per byte below Q4 there
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One step of a verdict: a stable machine code and the English text a person reads."""
+
+    code: str
+    text: str
 
 
 @dataclass(frozen=True)
 class Options:
-    mode: str = "auto"
+    mode: Mode = "auto"
     ctx: int = 8192
     reserve_bytes: int | None = None
-    prefer: str = "auto"
+    prefer: Preference = "auto"
     quant: str | None = None  # an explicit choice; floats only this way
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise UsageError(f"unknown mode {self.mode!r}", hint=f"use one of: {', '.join(MODES)}")
+            raise InvalidValue("mode", f"unknown mode {self.mode!r}", hint=f"use one of: {', '.join(MODES)}")
         if self.prefer not in PREFERENCES:
-            raise UsageError(f"unknown preference {self.prefer!r}", hint=f"use one of: {', '.join(PREFERENCES)}")
+            raise InvalidValue(
+                "prefer", f"unknown preference {self.prefer!r}", hint=f"use one of: {', '.join(PREFERENCES)}"
+            )
         if self.ctx < 1:
-            raise UsageError(f"--ctx must be a positive number of tokens, got {self.ctx}")
+            raise InvalidValue("ctx", f"the context must be a positive number of tokens, got {self.ctx}")
+        if self.reserve_bytes is not None and self.reserve_bytes < 0:
+            raise InvalidValue("reserve", "the reserve cannot be negative")
 
 
 @dataclass(frozen=True)
@@ -53,15 +64,6 @@ class Budget:
     has_gpu: bool
     explanation: list[str]
 
-    def to_dict(self) -> dict:
-        return {
-            "speed_bytes": self.speed_bytes,
-            "quality_bytes": self.quality_bytes,
-            "usable_ram_bytes": self.usable_ram_bytes,
-            "has_gpu": self.has_gpu,
-            "explanation": list(self.explanation),
-        }
-
 
 @dataclass
 class Candidate:
@@ -70,52 +72,49 @@ class Candidate:
     label: str
     quant: QuantType | None
     size_bytes: int
-    files: list[str] = field(default_factory=list)
+    group: QuantGroup | None = None  # the repo's files behind it; None for an estimate without a repo
     eligible: bool = True
     fits_speed: bool = False
     fits_quality: bool = False
-    placement: str | None = None  # gpu, gpu+cpu, cpu; None when too large
+    placement: Placement | None = None  # None when too large
     gpu_layers: int | None = None
     loss: float | None = None
     loss_source: str | None = None
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[str]:
+        return [f.path for f in self.group.files] if self.group is not None else []
 
     @property
     def fits(self) -> bool:
         return self.placement is not None
 
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Verdict:
         if not self.eligible:
             return "excluded"
-        return {"gpu": "fits GPU", "gpu+cpu": "fits GPU+CPU", "cpu": "fits RAM"}.get(self.placement, "too large")
+        if self.placement == "gpu":
+            return "fits GPU"
+        if self.placement == "gpu+cpu":
+            return "fits GPU+CPU"
+        if self.placement == "cpu":
+            return "fits RAM"
+        return "too large"
 
-    def to_dict(self) -> dict:
-        return {
-            "quant": self.label,
-            "family": self.quant.family if self.quant else None,
-            "size_bytes": self.size_bytes,
-            "files": list(self.files),
-            "eligible": self.eligible,
-            "fits": self.fits,
-            "placement": self.placement,
-            "verdict": self.verdict,
-            "gpu_layers": self.gpu_layers,
-            "quality_loss": self.loss,
-            "quality_source": self.loss_source,
-            "reasons": list(self.reasons),
-        }
+    def say(self, code: str, text: str) -> None:
+        self.reasons.append(Reason(code, text))
 
 
 @dataclass
 class Recommendation:
     budget: Budget
     reserve: Reserve
-    mode: str  # the budget the pick was made in: speed or quality
-    pick: Candidate | None
+    mode: BudgetMode  # the budget the pick was made in
+    pick: Candidate
     candidates: list[Candidate]
     runners_up: list[Candidate]
-    notes: list[str]
+    notes: list[Reason]
 
 
 # --- budgets ------------------------------------------------------------------------------------------
@@ -129,13 +128,12 @@ def compute_budget(hw: Hardware) -> Budget:
     ]
     gpu_total, shared = 0, 0
     for gpu in hw.gpus:
-        budget = gpu.budget_bytes
-        if budget is None and gpu.unified:
+        if gpu.budget_bytes is None and gpu.unified:
             budget = usable_ram
             shared_part = usable_ram
             lines.append(f"{gpu.name}: unified memory, uses system RAM ({format_size(budget)})")
         else:
-            budget = budget or 0
+            budget = gpu.budget_bytes or 0
             shared_part = min(gpu.shared_with_ram_bytes or 0, budget)
             lines.append(f"{gpu.name}: {format_size(budget)} for the model ({gpu.source})")
         gpu_total += budget
@@ -156,41 +154,53 @@ def compute_budget(hw: Hardware) -> Budget:
 # --- the rules ----------------------------------------------------------------------------------------
 
 
-def _rank_key(candidate: Candidate):
+def _rank_key(candidate: Candidate) -> tuple[float, int, int]:
     # Lower measured loss first; an uploader variant (_L, _XL, UD-) just above its base; then the smaller file.
     is_variant = bool(candidate.quant and candidate.quant.is_variant)
-    return (candidate.loss, 0 if is_variant else 1, candidate.size_bytes)
+    loss = candidate.loss if candidate.loss is not None else float("inf")
+    return (loss, 0 if is_variant else 1, candidate.size_bytes)
 
 
 def _best(candidates: list[Candidate]) -> Candidate | None:
     return min(candidates, key=_rank_key) if candidates else None
 
 
-def _choose(pool: list[Candidate], prefer: str, backend: str) -> tuple[Candidate | None, str | None]:
+def _is_iquant(candidate: Candidate) -> bool:
+    return candidate.quant is not None and candidate.quant.is_iquant
+
+
+def _level(candidate: Candidate) -> int:
+    return candidate.quant.level if candidate.quant is not None else 0
+
+
+def _choose(pool: list[Candidate], prefer: Preference, backend: Backend) -> tuple[Candidate | None, Reason | None]:
     """Apply the K-vs-I rule to candidates that fit one budget. Returns (pick, why)."""
     if prefer == "k":
-        return _best([c for c in pool if not c.quant.is_iquant]), "--prefer k: K-quants and legacy types only"
+        return _best([c for c in pool if not _is_iquant(c)]), Reason("prefer_k", "K-quants and legacy types only")
     if prefer == "i":
-        return _best([c for c in pool if c.quant.is_iquant]), "--prefer i: I-quants only"
+        return _best([c for c in pool if _is_iquant(c)]), Reason("prefer_i", "I-quants only")
     if prefer == "any":
-        return _best(pool), "--prefer any: every family ranked by quality"
-    k_pool = [c for c in pool if not c.quant.is_iquant]
-    best_k = _best(k_pool)
+        return _best(pool), Reason("prefer_any", "every family ranked by quality")
+    best_k = _best([c for c in pool if not _is_iquant(c)])
     if backend in IQUANT_BACKENDS:
-        if best_k is None or best_k.quant.level < 4:
+        if best_k is None or _level(best_k) < 4:
             pick = _best(pool)
-            if pick is not None and pick.quant.is_iquant:
+            if pick is not None and _is_iquant(pick):
                 below = (
                     "no K-quant fits" if best_k is None else f"the best K-quant that fits ({best_k.label}) is below Q4"
                 )
-                return pick, f"{below}; on {backend} I-quants give more quality for their size"
+                return pick, Reason(
+                    "iquant_below_q4", f"{below}; on {backend} I-quants give more quality for their size"
+                )
             return pick, None
-        return best_k, f"K-quant: on {backend} I-quants compete only below Q4"
+        return best_k, Reason("kquant_at_q4", f"K-quant: on {backend} I-quants compete only below Q4")
     if best_k is not None:
-        return best_k, f"K-quant: I-quants run slower than K-quants on {backend}"
+        return best_k, Reason("kquant_faster", f"K-quant: I-quants run slower than K-quants on {backend}")
     pick = _best(pool)
     if pick is not None:
-        return pick, f"no K-quant fits; this I-quant runs slower than a K-quant would on {backend}"
+        return pick, Reason(
+            "iquant_only_fit", f"no K-quant fits; this I-quant runs slower than a K-quant would on {backend}"
+        )
     return None, None
 
 
@@ -207,7 +217,7 @@ def evaluate(
         quant = cand.quant
         if quant is not None and cand.loss is None:
             figure = catalog.rank_figure(quant)
-            cand.loss, cand.loss_source = figure.loss, f"{figure.scale} {figure.loss:g} ({figure.source})"
+            cand.loss, cand.loss_source = figure.loss, figure.provenance
         need = cand.size_bytes + reserve.total_bytes
         no_gpu_kernel = budget.has_gpu and quant is not None and hw.backend in quant.gpu_missing
         if no_gpu_kernel:
@@ -220,21 +230,24 @@ def evaluate(
         )
         if not budget.has_gpu:
             cand.placement = "cpu" if cand.fits_quality else None
-            verdict = "fits RAM" if cand.fits_quality else "too large for RAM"
-            cand.reasons.append(f"{arithmetic} vs RAM {format_size(budget.speed_bytes)}: {verdict}")
+            if cand.fits_quality:
+                cand.say("fits_ram", f"{arithmetic} vs RAM {format_size(budget.speed_bytes)}: fits RAM")
+            else:
+                cand.say("too_large", f"{arithmetic} vs RAM {format_size(budget.speed_bytes)}: too large for RAM")
         elif cand.fits_speed:
             cand.placement = "gpu"
-            cand.reasons.append(f"{arithmetic} <= GPU {format_size(budget.speed_bytes)}: fits GPU")
+            cand.say("fits_gpu", f"{arithmetic} <= GPU {format_size(budget.speed_bytes)}: fits GPU")
         elif cand.fits_quality:
             cand.placement = "cpu" if no_gpu_kernel else "gpu+cpu"
-            cand.reasons.append(
-                f"{arithmetic} > GPU {format_size(budget.speed_bytes)}, <= GPU+RAM {format_size(budget.quality_bytes)}"
+            cand.say(
+                "fits_gpu_cpu",
+                f"{arithmetic} > GPU {format_size(budget.speed_bytes)}, <= GPU+RAM {format_size(budget.quality_bytes)}",
             )
         else:
             cand.placement = None
-            cand.reasons.append(f"{arithmetic} > GPU+RAM {format_size(budget.quality_bytes)}: too large")
-        if no_gpu_kernel:
-            cand.reasons.append(f"no {hw.backend} kernel for {quant.name}: runs on the CPU")
+            cand.say("too_large", f"{arithmetic} > GPU+RAM {format_size(budget.quality_bytes)}: too large")
+        if no_gpu_kernel and quant is not None:
+            cand.say("no_gpu_kernel", f"no {hw.backend} kernel for {quant.name}: runs on the CPU")
         cand.gpu_layers = _gpu_layers(cand, budget, reserve, shape)
 
 
@@ -261,16 +274,21 @@ def recommend(
     *,
     repo: str | None = None,
 ) -> Recommendation:
-    """Pick the quant of `parsed` for `hw`; raise NoFitError (exit 3) when nothing fits."""
+    """Pick the quant of `parsed` for `hw`; raise NoFitError when nothing fits, UsageError for an unknown quant."""
     reserve = estimate_reserve(shape, options.ctx, options.reserve_bytes)
     budget = compute_budget(hw)
-    candidates = [_candidate_from_group(group) for group in parsed.quants]
+    candidates = [Candidate(g.label, g.quant, g.size_bytes, g) for g in parsed.quants]
     for cand, group in zip(candidates, parsed.quants, strict=True):
         _check_eligible(cand, group, explicit=options.quant)
     evaluate(candidates, hw, budget, reserve, shape, catalog)
-    notes: list[str] = []
+    notes: list[Reason] = []
     if reserve.source == "default":
-        notes.append("the model header could not be read: reserve is 2 GiB, the top of the model cards' band")
+        notes.append(
+            Reason(
+                "shape_unknown",
+                "the model header could not be read: reserve is 2 GiB, the top of the model cards' band",
+            )
+        )
 
     if options.quant is not None:
         chosen = next(
@@ -283,11 +301,11 @@ def recommend(
                 hint=f"available: {have}",
                 code="quant_not_found",
             )
-        mode = "speed" if chosen.placement == "gpu" else "quality"
         if chosen.placement is None:
             raise _no_fit([chosen], budget, reserve, shape, options)
-        chosen.reasons.insert(0, "chosen with --quant")
-        _add_pick_notes(chosen, hw, parsed, shape, notes)
+        chosen.reasons.insert(0, Reason("chosen", "chosen by name"))
+        _add_pick_notes(chosen, hw, candidates, shape, notes)
+        mode: BudgetMode = "speed" if chosen.placement == "gpu" else "quality"
         return Recommendation(budget, reserve, mode, chosen, candidates, [], notes)
 
     eligible = [c for c in candidates if c.eligible]
@@ -300,22 +318,24 @@ def recommend(
         if pick is None and options.mode == "auto":
             (pick, why), mode = _choose(quality_pool, options.prefer, hw.backend), "quality"
             if pick is not None and budget.has_gpu:
-                notes.append("nothing fits in GPU memory alone: picked within GPU + RAM (the model is split)")
+                notes.append(
+                    Reason("split", "nothing fits in GPU memory alone: picked within GPU + RAM (the model is split)")
+                )
     if pick is None:
         pool = eligible or candidates
         if options.prefer in ("k", "i"):
-            wanted = [c for c in pool if (c.quant is not None and c.quant.is_iquant) == (options.prefer == "i")]
+            wanted = [c for c in pool if _is_iquant(c) == (options.prefer == "i")]
             pool = wanted or pool
         raise _no_fit(pool, budget, reserve, shape, options, mode=mode)
     budget_name = "GPU" if mode == "speed" and budget.has_gpu else ("GPU+RAM" if budget.has_gpu else "RAM")
-    pick.reasons.insert(0, f"best quality that fits {budget_name}: {pick.loss_source}")
+    pick.reasons.insert(0, Reason("best_quality", f"best quality that fits {budget_name}: {pick.loss_source}"))
     if why:
         pick.reasons.insert(1, why)
-    if pick.quant.is_variant:
-        pick.reasons.append(pick.quant.description or f"variant of {pick.quant.base}")
+    if pick.quant is not None and pick.quant.is_variant:
+        pick.say("variant", pick.quant.description or f"variant of {pick.quant.base}")
     pool = speed_pool if mode == "speed" else quality_pool
     runners = sorted((c for c in pool if c is not pick), key=_rank_key)[:3]
-    _add_pick_notes(pick, hw, parsed, shape, notes)
+    _add_pick_notes(pick, hw, candidates, shape, notes)
     return Recommendation(budget, reserve, mode, pick, candidates, runners, notes)
 
 
@@ -327,58 +347,113 @@ def label_matches(group: QuantGroup, wanted: str) -> bool:
     return wanted in names
 
 
-def _candidate_from_group(group: QuantGroup) -> Candidate:
-    return Candidate(group.label, group.quant, group.size_bytes, [f.path for f in group.files])
-
-
 def _check_eligible(cand: Candidate, group: QuantGroup, *, explicit: str | None) -> None:
     quant = group.quant
     chosen = explicit is not None and label_matches(group, explicit)
-    problems = []
+    problems: list[Reason] = []
     if quant is None:
-        problems.append("unknown quant type: not in the catalog, not ranked")
+        problems.append(Reason("unknown_type", "unknown quant type: not in the catalog, not ranked"))
     elif not quant.loadable:
-        problems.append(f"{quant.name} was removed from llama.cpp: current builds cannot load it")
+        problems.append(
+            Reason("removed_type", f"{quant.name} was removed from llama.cpp: current builds cannot load it")
+        )
     elif quant.is_float and not chosen:
-        problems.append("full precision: never picked automatically (Q8_0 is practically lossless at half the size)")
+        problems.append(
+            Reason(
+                "full_precision",
+                "full precision: never picked automatically (Q8_0 is practically lossless at half the size)",
+            )
+        )
     if not group.complete:
-        problems.append(f"incomplete split set: {len(group.files)} of {group.shard_total} files in the repo")
+        problems.append(
+            Reason(
+                "incomplete_split", f"incomplete split set: {len(group.files)} of {group.shard_total} files in the repo"
+            )
+        )
     if group.split_style == "concat" and not chosen:
-        problems.append("old-style split: the parts must be concatenated (cat) before llama.cpp can load them")
+        problems.append(
+            Reason(
+                "concat_split",
+                "old-style split: the parts must be concatenated (cat) before llama.cpp can load them",
+            )
+        )
     if problems:
         cand.eligible = chosen and quant is not None and quant.loadable and group.complete
         cand.reasons.extend(problems)
 
 
 def _add_pick_notes(
-    pick: Candidate, hw: Hardware, parsed: ParsedRepo, shape: ModelShape | None, notes: list[str]
+    pick: Candidate, hw: Hardware, candidates: list[Candidate], shape: ModelShape | None, notes: list[Reason]
 ) -> None:
     if pick.placement == "gpu+cpu":
-        if pick.gpu_layers is not None:
-            pick.reasons.append(f"offload {pick.gpu_layers} of {shape.block_count} layers to the GPU (-ngl)")
+        if pick.gpu_layers is not None and shape is not None:
+            pick.say("gpu_layers", f"offload {pick.gpu_layers} of {shape.block_count} layers to the GPU (-ngl)")
         else:
-            pick.reasons.append("layer count unknown: let llama.cpp fit the layers (--fit on) or try -ngl by hand")
+            pick.say(
+                "gpu_layers_unknown",
+                "layer count unknown: let llama.cpp fit the layers (--fit on) or try -ngl by hand",
+            )
         if shape is not None and shape.is_moe:
-            pick.reasons.append(
+            pick.say(
+                "moe_offload",
                 f"MoE model ({shape.expert_count} experts): keep expert tensors on the CPU "
-                "(--n-cpu-moe N or -ot exps=CPU) so attention and the KV cache stay on the GPU"
+                "(--n-cpu-moe N or -ot exps=CPU) so attention and the KV cache stay on the GPU",
             )
-    if pick.placement == "cpu" and pick.quant is not None and pick.quant.level == 4:
-        repack_flags = hw.cpu.has("avx2") or hw.cpu.has("neon") or hw.cpu.has("asimd")
-        present = [q for q in ("Q4_0", "IQ4_NL") if parsed.find(q) is not None]
-        if repack_flags and present:
-            notes.append(
-                f"{' and '.join(present)} in this repo are repacked online on this CPU (AVX2/ARM): "
-                "faster prompt processing at similar size"
-            )
+    if pick.placement in ("cpu", "gpu+cpu"):
+        _add_repack_note(pick, hw, candidates, notes)
     if pick.placement in ("cpu", "gpu+cpu") and hw.ram.available_bytes:
         ram_part = pick.size_bytes if pick.placement == "cpu" else 0
         if ram_part > hw.ram.available_bytes:
-            notes.append(f"only {format_size(hw.ram.available_bytes)} of RAM is free right now: close programs first")
+            notes.append(
+                Reason(
+                    "ram_busy",
+                    f"only {format_size(hw.ram.available_bytes)} of RAM is free right now: close programs first",
+                )
+            )
     # The budget is what the cards can hold; what other programs hold right now is only worth a note.
     free = [g.free_bytes for g in hw.gpus if not g.unified]
-    if pick.placement == "gpu" and free and None not in free and pick.size_bytes > sum(free):
-        notes.append(f"only {format_size(sum(free))} of GPU memory is free right now: other programs use the rest")
+    if pick.placement == "gpu" and free and all(f is not None for f in free):
+        free_total = sum(f for f in free if f is not None)
+        if pick.size_bytes > free_total:
+            notes.append(
+                Reason(
+                    "gpu_busy",
+                    f"only {format_size(free_total)} of GPU memory is free right now: other programs use the rest",
+                )
+            )
+
+
+def _add_repack_note(pick: Candidate, hw: Hardware, candidates: list[Candidate], notes: list[Reason]) -> None:
+    """Weights kept in RAM are repacked at load time for the types the catalog's `cpu_repack` lists."""
+    if pick.quant is None:
+        return
+    features = pick.quant.repacks_on(hw.cpu.flags)
+    if features:
+        notes.append(
+            Reason(
+                "cpu_repack",
+                f"{pick.label} is repacked online on this CPU ({', '.join(features)}): "
+                "faster prompt processing for the weights kept in RAM",
+            )
+        )
+        return
+    same_level = [
+        c.label
+        for c in candidates
+        if c.eligible
+        and c.fits
+        and c.quant is not None
+        and c.quant.level == pick.quant.level
+        and c.quant.repacks_on(hw.cpu.flags)
+    ]
+    if same_level:
+        notes.append(
+            Reason(
+                "cpu_repack_alternative",
+                f"{' and '.join(same_level)} in this repo are repacked online on this CPU: "
+                "faster prompt processing at similar size",
+            )
+        )
 
 
 def _no_fit(
@@ -387,8 +462,9 @@ def _no_fit(
     reserve: Reserve,
     shape: ModelShape | None,
     options: Options,
-    mode: str = "auto",
+    mode: BudgetMode | Mode = "auto",
 ) -> NoFitError:
+    """Nothing fits: what the smallest candidate needs, and (in details) the context or memory that would fit."""
     if not pool:
         return NoFitError(
             "the repo has no quant quantpick can recommend",
@@ -404,16 +480,28 @@ def _no_fit(
         f"({format_size(smallest.size_bytes)} + reserve {format_size(reserve.total_bytes)}), "
         f"{where} holds {format_size(limit)}"
     )
-    hints = []
+    fitting_ctx: int | None = None
     if shape is not None and reserve.source == "estimate":
         room = limit - smallest.size_bytes - overhead_bytes(shape)
         ctx = max_context_within(shape, room, options.ctx) if room > 0 else 0
-        if ctx >= CELL_PADDING and ctx < options.ctx:
-            hints.append(f"--ctx {ctx} would fit (KV {format_size(kv_cache_bytes(shape, ctx))})")
+        if CELL_PADDING <= ctx < options.ctx:
+            fitting_ctx = ctx
+    hints = []
+    if fitting_ctx is not None and shape is not None:
+        hints.append(
+            f"a context of {fitting_ctx} tokens would fit (KV {format_size(kv_cache_bytes(shape, fitting_ctx))})"
+        )
     hints.append(f"{format_size(need - limit)} more memory would fit it")
     if mode == "speed":
-        hints.append("--mode quality splits the model between GPU and RAM")
-    details = {"smallest": smallest.label, "need_bytes": need, "budget_bytes": limit, "mode": mode}
+        hints.append("splitting the model between GPU and RAM (quality mode) may fit it")
+    details = {
+        "smallest": smallest.label,
+        "need_bytes": need,
+        "budget_bytes": limit,
+        "mode": mode,
+        "fitting_ctx": fitting_ctx,
+        "missing_bytes": need - limit,
+    }
     return NoFitError(message, hint="; ".join(hints), details=details)
 
 
@@ -439,25 +527,6 @@ class SizePlan:
     reserve: Reserve
     speed: Candidate | None
     quality: Candidate | None
-
-    def to_dict(self) -> dict:
-        def row(cand: Candidate | None):
-            if cand is None:
-                return None
-            return {
-                "quant": cand.label,
-                "est_size_bytes": cand.size_bytes,
-                "placement": cand.placement,
-                "reasons": list(cand.reasons),
-            }
-
-        return {
-            "params_billions": self.params_billions,
-            "reference_shape": self.reference_shape,
-            "reserve_bytes": self.reserve.total_bytes,
-            "speed": row(self.speed),
-            "quality": row(self.quality),
-        }
 
 
 def reference_shape(params_billions: float) -> tuple[float, ModelShape]:
@@ -487,15 +556,13 @@ def plan_without_repo(
         candidates = []
         for quant in types:
             bpw = quant.bpw_effective or quant.bpw_nominal
-            size = int(params * 1e9 * bpw / 8)
-            cand = Candidate(quant.name, quant, size)
-            cand.reasons.append(f"~{bpw:g} bpw x {params:g}B parameters ({quant.bpw_source})")
+            cand = Candidate(quant.name, quant, int(params * 1e9 * bpw / 8))
+            cand.say("estimated_size", f"~{bpw:g} bpw x {params:g}B parameters ({quant.bpw_source})")
             candidates.append(cand)
         evaluate(candidates, hw, budget, reserve, shape, catalog)
+        speed = None
         if budget.has_gpu:
             speed, _ = _choose([c for c in candidates if c.fits_speed], options.prefer, hw.backend)
-        else:
-            speed = None
         quality, _ = _choose([c for c in candidates if c.fits_quality], options.prefer, hw.backend)
         plans.append(SizePlan(params, f"{ref_size:g}B reference", reserve, speed, quality))
     return budget, plans

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from quantpick.errors import UsageError
+from quantpick.errors import InvalidValue
 
 GiB = 1024**3
 MiB = 1024**2
@@ -26,19 +26,23 @@ _UNITS = {
     "tb": 1000**4,
 }
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]*)\s*$")
+MAX_SIZE = 1024**5  # 1 PiB: more memory or disk than any machine quantpick plans for
+_SIZE_HINT = "use a number with a unit, e.g. 24GiB, 24GB, 24000MiB or 1.5T (a bare number means GiB)"
 
 
-def parse_size(text: str) -> int:
+def parse_size(text: str, *, field: str | None = None) -> int:
     """'24GiB', '24GB', '24000MiB', '1.5T', '12' (GiB) -> bytes. Single letters are binary (K, M, G, T)."""
-    match = _SIZE_RE.match(str(text))
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    match = _SIZE_RE.match(text) if len(text) <= 100 else None
     unit = match.group(2).lower() if match else None
     if match is None or unit not in _UNITS:
-        raise UsageError(
-            f"invalid size {text!r}",
-            hint="use a number with a unit, e.g. 24GiB, 24GB, 24000MiB or 1.5T (a bare number means GiB)",
-            code="invalid_size",
+        raise InvalidValue(field, f"invalid size {shown!r}", hint=_SIZE_HINT, code="invalid_size")
+    value = float(match.group(1)) * _UNITS[unit]
+    if value > MAX_SIZE:
+        raise InvalidValue(
+            field, f"size {shown!r} is out of range (at most 1 PiB)", hint=_SIZE_HINT, code="invalid_size"
         )
-    return int(round(float(match.group(1)) * _UNITS[unit]))
+    return int(round(value))
 
 
 def format_size(num_bytes: int | float | None) -> str:

@@ -1,16 +1,18 @@
-"""Wiring: the typer app, one module per command, and the one place errors become exit codes."""
+"""Wiring: the typer app, one module per command, and the one place an outcome becomes an exit code."""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
 
 from quantpick import __version__
-from quantpick.cli import catalog_cmd, get_cmd, list_cmd, probe_cmd, recommend_cmd
-from quantpick.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, EXIT_USAGE, QuantpickError
+from quantpick.cli import catalog_cmd, get_cmd, list_cmd, probe_cmd, recommend_cmd, schema_cmd
+from quantpick.cli.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, EXIT_USAGE, render
+from quantpick.errors import QuantpickError
 
 HELP = """Pick the right GGUF quant of a Hugging Face repo for your machine, explain why, download it.
 
@@ -20,70 +22,91 @@ Examples:
   quantpick recommend                       # best quant per model size, offline
   quantpick recommend bartowski/Qwen_Qwen3-8B-GGUF
   quantpick get bartowski/Qwen_Qwen3-8B-GGUF   # download it, print its path
+  quantpick schema recommend                # the JSON Schema of `recommend --json`
 
-Exit codes: 0 done, 1 unexpected error, 2 usage error, 3 nothing fits, 4 Hub error, 5 download failure.
+Exit codes: 0 done, 1 unexpected error, 2 usage error, 3 nothing fits, 4 Hub error, 5 download failure,
+130 interrupted.
 """
 
 
-def _exit_types(module) -> tuple[type, ...]:
-    # typer.Exit is click's Exit in older typer and its own class since typer vendored click
-    return tuple({typer.Exit, getattr(module, "Exit", typer.Exit)})
-
-
-def _abort_types(module) -> tuple[type, ...]:
-    return tuple({typer.Abort, getattr(module, "Abort", typer.Abort)})
+def _is_click_exception(exc: BaseException) -> bool:
+    # typer vendors click (typer._click since 0.20) and exports only some of its exceptions; every click
+    # exception has the documented ClickException interface: exit_code, format_message() and show().
+    return all(hasattr(exc, name) for name in ("exit_code", "format_message", "show"))
 
 
 class QuantpickGroup(TyperGroup):
     """The root command: every run, from the console script or a test runner, ends here with one exit code."""
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        from quantpick.cli.output import Output
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> None:
+        from quantpick.cli.output import Output, OutputClosed, json_requested, silence_stdout
 
-        # typer >= 0.20 vendors click as typer._click; find its exceptions module either way.
-        click_exceptions = sys.modules[typer.BadParameter.__module__]
         argv = list(sys.argv[1:] if args is None else args)
-        out = Output(json_mode="--json" in argv)
+        out = Output(json_mode=json_requested(argv))
         debug = os.environ.get("QUANTPICK_DEBUG", "") not in ("", "0")
+        extra.pop("obj", None)
+        code: int
         try:
-            result = super().main(args=argv, prog_name=prog_name or "quantpick", standalone_mode=False, **extra)
+            result = super().main(
+                args=argv, prog_name=prog_name or "quantpick", standalone_mode=False, obj=out, **extra
+            )
             code = result if isinstance(result, int) else 0
         except QuantpickError as exc:
             if debug:
                 import traceback
 
                 traceback.print_exc()
-            out.error(exc.code, exc.message, exc.hint, exc.details)
+            rendered = render(exc)
+            out.error(rendered.code, rendered.message, rendered.hint, exc.details)
+            code = rendered.exit_code
+        except typer.Exit as exc:
             code = exc.exit_code
-        except click_exceptions.UsageError as exc:
-            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `quantpick`: the help is the answer
-                sys.stdout.write(exc.ctx.get_help() + "\n")
-                sys.exit(0)
-            command = exc.ctx.command_path if exc.ctx else "quantpick"
-            out.error("usage", exc.format_message(), f"see `{command} --help`")
-            code = EXIT_USAGE
-        except _exit_types(click_exceptions) as exc:
-            code = exc.exit_code
-        except (KeyboardInterrupt, *_abort_types(click_exceptions)):
+        except (KeyboardInterrupt, typer.Abort):
             out.error("interrupted", "interrupted")
             code = EXIT_INTERRUPTED
-        except Exception as exc:  # a bug: say so plainly, keep the traceback for QUANTPICK_DEBUG=1
-            if debug:
+        except OutputClosed as exc:
+            silence_stdout()
+            if exc.broken_pipe:
+                code = 141  # what a shell reports for a writer whose reader went away (128 + SIGPIPE)
+            else:
+                sys.stderr.write(f"Error: cannot write the output: {exc}\n")
+                code = EXIT_UNEXPECTED
+        except Exception as exc:
+            if _is_click_exception(exc):
+                code = self._usage_error(out, exc)
+            elif debug:
                 raise
-            out.error(
-                "unexpected",
-                f"unexpected error: {type(exc).__name__}: {exc}",
-                "set QUANTPICK_DEBUG=1 for the traceback, and please report it",
-            )
-            code = EXIT_UNEXPECTED
+            else:  # a bug: say so plainly, keep the traceback for QUANTPICK_DEBUG=1
+                out.error(
+                    "unexpected",
+                    f"unexpected error: {type(exc).__name__}: {exc}",
+                    "set QUANTPICK_DEBUG=1 for the traceback, and please report it",
+                )
+                code = EXIT_UNEXPECTED
         sys.exit(code)
+
+    @staticmethod
+    def _usage_error(out: Any, exc: Exception) -> int:
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None else "quantpick"
+        message = exc.format_message()  # type: ignore[attr-defined]
+        out.error("usage", message, f"see `{command} --help`")
+        exit_code = getattr(exc, "exit_code", EXIT_USAGE)
+        return exit_code if isinstance(exit_code, int) and exit_code != 1 else EXIT_USAGE
 
 
 app = typer.Typer(
     name="quantpick",
     cls=QuantpickGroup,
     help=HELP,
-    no_args_is_help=True,
+    invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -99,12 +122,15 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
-    pass
+    if ctx.invoked_subcommand is None:  # bare `quantpick`: the help is the answer
+        sys.stdout.write(ctx.get_help() + "\n")
+        raise typer.Exit()
 
 
-for module in (catalog_cmd, probe_cmd, list_cmd, recommend_cmd, get_cmd):
+for module in (catalog_cmd, probe_cmd, list_cmd, recommend_cmd, get_cmd, schema_cmd):
     module.register(app)
 
 

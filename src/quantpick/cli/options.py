@@ -1,12 +1,21 @@
-"""Flags shared by several commands, defined once."""
+"""Flags shared by several commands, defined once, and their conversion into the service's inputs."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout (schema_version 1).")]
+if TYPE_CHECKING:
+    from quantpick.cli.output import Output
+    from quantpick.hardware import Hardware
+    from quantpick.rules import Options
+
+# JSON mode is decided once, by the root command from the arguments (quantpick.cli.output.json_requested);
+# the flag is declared here for parsing and --help only.
+JsonOpt = Annotated[
+    bool, typer.Option("--json", expose_value=False, help="Print one JSON document on stdout (schema_version 1).")
+]
 RepoArg = Annotated[
     str,
     typer.Argument(metavar="REPO", help="Hugging Face repo id, e.g. bartowski/Qwen_Qwen3-8B-GGUF.", show_default=False),
@@ -44,3 +53,40 @@ QuantOpt = Annotated[
         "--quant", "-q", metavar="QUANT", help="Take this quant (e.g. Q4_K_M) instead of the recommended one."
     ),
 ]
+
+
+def output(ctx: typer.Context) -> Output:
+    """The run's Output, made once by the root command (quantpick.cli.app)."""
+    from quantpick.cli.output import Output
+
+    root = ctx.find_root().obj
+    return root if isinstance(root, Output) else Output(False)
+
+
+def plan_options(
+    *, mode: str = "auto", ctx: int = 8192, reserve: str | None = None, prefer: str = "auto", quant: str | None = None
+) -> Options:
+    from quantpick.rules import Options
+    from quantpick.sizes import parse_size
+    from quantpick.states import MODES, PREFERENCES, choose
+
+    return Options(
+        mode=choose(mode, MODES, "mode"),
+        ctx=ctx,
+        reserve_bytes=parse_size(reserve, field="reserve") if reserve is not None else None,
+        prefer=choose(prefer, PREFERENCES, "prefer"),
+        quant=quant,
+    )
+
+
+def machine(hardware: str | None, vram: str | None, ram: str | None, backend: str | None) -> Hardware:
+    """The machine to plan for: the probe (or --hardware), with --vram/--ram/--backend applied."""
+    from quantpick.service import resolve_hardware
+    from quantpick.sizes import parse_size
+
+    return resolve_hardware(
+        hardware,
+        vram_bytes=parse_size(vram, field="vram") if vram is not None else None,
+        ram_bytes=parse_size(ram, field="ram") if ram is not None else None,
+        backend=backend,
+    )

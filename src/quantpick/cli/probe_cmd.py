@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from quantpick.cli.options import JsonOpt
+from quantpick.cli.options import JsonOpt, output
+
+if TYPE_CHECKING:
+    from quantpick.cli.output import Output
+    from quantpick.hardware import Hardware
 
 EPILOG = """\b
 Examples:
@@ -14,10 +20,10 @@ Examples:
 """
 
 
-def render_hardware(out, hw) -> None:
+def render_hardware(out: Output, hw: Hardware) -> None:
     from rich.table import Table
 
-    from quantpick.sizes import format_size
+    from quantpick.cli.output import format_size, plain
 
     ram = hw.ram
     out.show(
@@ -30,11 +36,11 @@ def render_hardware(out, hw) -> None:
             table.add_column(column)
         for gpu in hw.gpus:
             table.add_row(
-                gpu.name,
+                plain(gpu.name),
                 format_size(gpu.total_bytes),
                 format_size(gpu.free_bytes),
                 format_size(gpu.budget_bytes) if gpu.budget_bytes is not None else "system RAM",
-                gpu.source,
+                plain(gpu.source),
             )
         out.show(table)
     else:
@@ -42,19 +48,19 @@ def render_hardware(out, hw) -> None:
     cpu = hw.cpu
     flags = ", ".join(name for name, on in cpu.flags.items() if on) or "none of interest"
     cores = f"{cpu.physical_cores or '?'} cores / {cpu.logical_cores or '?'} threads"
-    out.show(f"CPU      {cpu.model or 'unknown'} ({cores}); flags: {flags}")
+    out.show(plain(f"CPU      {cpu.model or 'unknown'} ({cores}); flags: {flags}"))
     out.show(f"backend  {hw.backend}  [dim]({hw.backend_source})[/dim]")
 
 
-def probe_command(json_output: JsonOpt = False) -> None:
+def probe_command(ctx: typer.Context, _json: JsonOpt = False) -> None:
     """Show RAM (container-aware), GPU memory and CPU features, with the source of every figure."""
-    from quantpick.cli.output import Output
-    from quantpick.probe import probe_hardware
+    from quantpick import service
+    from quantpick.documents import probe_document
 
-    out = Output(json_output)
-    hw = probe_hardware()
-    if json_output:
-        out.json(hw.to_dict())
+    out = output(ctx)
+    hw = service.probe()
+    if out.json_mode:
+        out.json(probe_document(hw))
     else:
         render_hardware(out, hw)
     for warning in hw.warnings:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from quantpick.cli.options import (
@@ -16,7 +18,16 @@ from quantpick.cli.options import (
     ReserveOpt,
     RevisionOpt,
     VramOpt,
+    machine,
+    output,
+    plan_options,
 )
+
+if TYPE_CHECKING:
+    from quantpick.cli.output import Output
+    from quantpick.hardware import Hardware
+    from quantpick.rules import Candidate
+    from quantpick.service import RepoRecommendation, SizesPlan
 
 EPILOG = """\b
 Examples:
@@ -27,9 +38,11 @@ Examples:
   quantpick recommend unsloth/Qwen3-30B-A3B-GGUF --hardware laptop.json --json
 """
 
+PLACEMENT_TEXT = {"gpu": "all on the GPU", "gpu+cpu": "split GPU + CPU", "cpu": "on the CPU"}
 
-def hardware_summary(hw) -> str:
-    from quantpick.sizes import format_size
+
+def hardware_summary(hw: Hardware) -> str:
+    from quantpick.cli.output import format_size
 
     gpus = (
         ", ".join(
@@ -40,35 +53,28 @@ def hardware_summary(hw) -> str:
     return f"{gpus}; RAM {format_size(hw.ram.total_bytes)} ({hw.ram.source}); backend {hw.backend}"
 
 
-def llama_command(repo: str, pick, ctx: int, model_path: str | None = None) -> str:
-    target = f'-m "{model_path}"' if model_path else f"-hf {repo}:{pick.label}"
-    parts = ["llama-server", target, f"-c {ctx}"]
-    if pick.gpu_layers is not None:
-        parts.append(f"-ngl {pick.gpu_layers}")
-    elif pick.placement == "gpu+cpu":
-        parts.append("--fit on")
-    return " ".join(parts)
-
-
 def parse_params(text: str) -> float:
-    from quantpick.errors import UsageError
+    from quantpick.errors import InvalidValue
 
     cleaned = text.strip().upper().removesuffix("B")
     try:
         value = float(cleaned)
     except ValueError:
-        raise UsageError(f"invalid --params {text!r}", hint="give billions of parameters, e.g. 12B or 0.5B") from None
+        raise InvalidValue(
+            "params", f"invalid model size {text[:40]!r}", hint="give billions of parameters, e.g. 12B"
+        ) from None
     if not 0 < value <= 5000:
-        raise UsageError(f"--params {text!r} is out of range", hint="give billions of parameters, e.g. 12B")
+        raise InvalidValue("params", f"model size {text[:40]!r} is out of range", hint="give billions, e.g. 12B")
     return value
 
 
 def recommend_command(
+    ctx: typer.Context,
     repo: str | None = typer.Argument(
         None, help="Hub repo id; omit for a table of common model sizes.", show_default=False
     ),
     mode: ModeOpt = "auto",
-    ctx: CtxOpt = 8192,
+    context: CtxOpt = 8192,
     reserve: ReserveOpt = None,
     prefer: PreferOpt = "auto",
     quant: QuantOpt = None,
@@ -78,137 +84,118 @@ def recommend_command(
     backend: BackendOpt = None,
     hardware: HardwareOpt = None,
     revision: RevisionOpt = None,
-    json_output: JsonOpt = False,
+    _json: JsonOpt = False,
 ) -> None:
     """Recommend the quant to download for this machine (or the one in --hardware), and say why."""
-    from quantpick.cli.common import optional_size, resolve_hardware
-    from quantpick.cli.output import Output
-    from quantpick.rules import Options
+    from quantpick import service
 
-    out = Output(json_output)
-    options = Options(mode=mode, ctx=ctx, reserve_bytes=optional_size(reserve), prefer=prefer, quant=quant)
+    out = output(ctx)
+    options = plan_options(mode=mode, ctx=context, reserve=reserve, prefer=prefer, quant=quant)
     extra_size = parse_params(params) if params else None
-    hw = resolve_hardware(hardware, vram, ram, backend)
+    hw = machine(hardware, vram, ram, backend)
     for warning in hw.warnings:
         out.warning(warning)
     if repo is None:
-        return _without_repo(out, hw, options, extra_size)
+        plan = service.plan_sizes(hardware=hw, options=options, extra_sizes=(extra_size,) if extra_size else ())
+        return render_plan(out, plan)
     if extra_size is not None:
         out.warning("--params is ignored with a REPO: the repo's real file sizes are used")
-    from quantpick.cli.list_cmd import load_repo
-    from quantpick.rules import recommend
+    result = service.recommend(repo, hardware=hw, options=options, revision=revision)
+    if out.json_mode:
+        from quantpick.documents import recommend_document
 
-    catalog, listing, parsed, shape, shape_status = load_repo(repo, revision)
-    result = recommend(hw, parsed, shape, catalog, options, repo=repo)
-    if json_output:
-        out.json(recommendation_payload(repo, listing, hw, result, shape, shape_status, options))
+        out.json(recommend_document(result))
         return
-    render_recommendation(out, repo, listing, hw, result, shape, shape_status, options)
+    render_recommendation(out, result)
 
 
-def recommendation_payload(repo, listing, hw, result, shape, shape_status, options) -> dict:
-    pick = result.pick.to_dict() if result.pick else None
-    if pick is not None:
-        pick["command"] = llama_command(repo, result.pick, options.ctx)
-        pick["mode"] = result.mode
-    return {
-        "repo": repo,
-        "revision": listing.revision,
-        "hardware": hw.to_dict(),
-        "budget": result.budget.to_dict(),
-        "reserve": result.reserve.to_dict(),
-        "model": shape.to_dict() if shape else None,
-        "model_source": shape_status,
-        "mode": result.mode,
-        "pick": pick,
-        "runners_up": [c.label for c in result.runners_up],
-        "candidates": [c.to_dict() for c in result.candidates],
-        "notes": result.notes,
-    }
-
-
-def render_recommendation(out, repo, listing, hw, result, shape, shape_status, options) -> None:
+def render_recommendation(out: Output, result: RepoRecommendation) -> None:
     from rich.table import Table
 
-    from quantpick.sizes import format_size
+    from quantpick.cli.output import format_size, plain
 
-    pick = result.pick
-    out.show(f"[bold]{repo}[/bold] @ {listing.revision[:12]}" + (" (saved listing)" if listing.cached else ""))
-    out.show(f"hardware: {hardware_summary(hw)}")
-    for line in result.budget.explanation:
-        out.show(f"  {line}")
-    reserve = result.reserve
+    rec, view = result.recommendation, result.view
+    pick = rec.pick
+    out.show(plain(f"{view.repo} @ {view.listing.revision[:12]}" + (" (saved listing)" if view.listing.cached else "")))
+    out.show(plain(f"hardware: {hardware_summary(result.hardware)}"))
+    for line in rec.budget.explanation:
+        out.show(plain(f"  {line}"))
+    reserve = rec.reserve
     if reserve.source == "estimate":
         out.show(
-            f"reserve: {format_size(reserve.total_bytes)} = KV cache {format_size(reserve.kv_cache_bytes)} "
-            f"({options.ctx} tokens, f16) + overhead {format_size(reserve.overhead_bytes)}  [dim]({shape_status})[/dim]"
+            plain(
+                f"reserve: {format_size(reserve.total_bytes)} = KV cache {format_size(reserve.kv_cache_bytes)} "
+                f"({result.options.ctx} tokens, f16) + overhead {format_size(reserve.overhead_bytes)}"
+                f"  ({view.shape_status})"
+            )
         )
     else:
-        out.show(f"reserve: {format_size(reserve.total_bytes)} ({reserve.detail})")
+        out.show(plain(f"reserve: {format_size(reserve.total_bytes)} ({reserve.detail})"))
     out.show("")
     out.show(
-        f"[bold green]pick: {pick.label}[/bold green]  {format_size(pick.size_bytes)}, "
-        f"{ {'gpu': 'all on the GPU', 'gpu+cpu': 'split GPU + CPU', 'cpu': 'on the CPU'}[pick.placement] }"
+        f"[bold green]pick: {_markup_safe(pick.label)}[/bold green]  {format_size(pick.size_bytes)}, "
+        f"{PLACEMENT_TEXT[pick.placement or 'cpu']}"
     )
     for reason in pick.reasons:
-        out.show(f"  - {reason}")
-    for note in result.notes:
-        out.show(f"  [yellow]note:[/yellow] {note}")
-    if result.runners_up:
-        out.show("runners-up: " + ", ".join(f"{c.label} ({format_size(c.size_bytes)})" for c in result.runners_up))
+        out.show(plain(f"  - {reason.text}"))
+    for note in rec.notes:
+        out.show(plain(f"  note: {note.text}"))
+    if rec.runners_up:
+        out.show(plain("runners-up: " + ", ".join(f"{c.label} ({format_size(c.size_bytes)})" for c in rec.runners_up)))
     table = Table(box=None, pad_edge=False, title="every quant", title_justify="left")
     for column in ("quant", "size", "verdict", "why"):
         table.add_column(column, justify="right" if column == "size" else "left")
-    for cand in sorted(result.candidates, key=lambda c: -c.size_bytes):
+    for cand in sorted(rec.candidates, key=lambda c: -c.size_bytes):
         style = "bold green" if cand is pick else ("dim" if not cand.eligible or not cand.fits else "")
-        table.add_row(cand.label, format_size(cand.size_bytes), cand.verdict, "; ".join(cand.reasons[-2:]), style=style)
+        why = "; ".join(r.text for r in cand.reasons[-2:])
+        table.add_row(plain(cand.label), format_size(cand.size_bytes), cand.verdict, plain(why), style=style)
     out.show(table)
     out.show("")
-    out.line(llama_command(repo, pick, options.ctx))
+    out.line(result.command)
 
 
-def _without_repo(out, hw, options, extra_size) -> None:
-    from quantpick.catalog import load_catalog
-    from quantpick.rules import COMMON_SIZES, plan_without_repo
-    from quantpick.sizes import format_size
+def _markup_safe(text: str) -> str:
+    from rich.markup import escape
 
-    sizes = tuple(sorted(set(COMMON_SIZES) | ({extra_size} if extra_size else set())))
-    budget, plans = plan_without_repo(hw, load_catalog(), options, sizes)
+    from quantpick.cli.output import clean
+
+    return escape(clean(text))
+
+
+def render_plan(out: Output, plan: SizesPlan) -> None:
     if out.json_mode:
-        out.json(
-            {
-                "hardware": hw.to_dict(),
-                "budget": budget.to_dict(),
-                "ctx": options.ctx,
-                "sizes": [p.to_dict() for p in plans],
-                "note": "sizes estimated from the catalog's effective bpw; pass a REPO for real file sizes",
-            }
-        )
+        from quantpick.documents import plan_document
+
+        out.json(plan_document(plan))
         return
     from rich.table import Table
 
-    out.show(f"hardware: {hardware_summary(hw)}")
+    from quantpick.cli.output import format_size, plain
+
+    budget = plan.budget
+    out.show(plain(f"hardware: {hardware_summary(plan.hardware)}"))
     for line in budget.explanation:
-        out.show(f"  {line}")
+        out.show(plain(f"  {line}"))
     table = Table(
-        title=f"best quant per model size (context {options.ctx}, sizes estimated from bpw)", title_justify="left"
+        title=f"best quant per model size (context {plan.options.ctx}, sizes estimated from bpw)",
+        title_justify="left",
     )
     table.add_column("model")
     if budget.has_gpu:
         table.add_column("speed (all on GPU)")
     table.add_column("quality (GPU + RAM)" if budget.has_gpu else "fits RAM")
 
-    def cell(cand):
+    def cell(cand: Candidate | None) -> str:
         if cand is None:
             return "[dim]nothing fits[/dim]"
         layers = f", -ngl {cand.gpu_layers}" if cand.placement == "gpu+cpu" and cand.gpu_layers is not None else ""
         return f"{cand.label} (~{format_size(cand.size_bytes)}{layers})"
 
-    for plan in plans:
-        row = [f"{plan.params_billions:g}B"]
+    for size in plan.plans:
+        row = [f"{size.params_billions:g}B"]
         if budget.has_gpu:
-            row.append(cell(plan.speed))
-        row.append(cell(plan.quality))
+            row.append(cell(size.speed))
+        row.append(cell(size.quality))
         table.add_row(*row)
     out.show(table)
     out.hint("for a real repo's files: quantpick recommend OWNER/NAME-GGUF")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import platform
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from quantpick.hardware import Gpu, Hardware
 from quantpick.probe.apple import probe_apple
@@ -17,9 +19,10 @@ from quantpick.probe.cpu import probe_cpu
 from quantpick.probe.drm import probe_drm
 from quantpick.probe.nvidia import probe_nvidia
 from quantpick.probe.ram import probe_ram
+from quantpick.states import Backend
 
 
-def guess_backend(gpus: list[Gpu], system: str) -> str:
+def guess_backend(gpus: list[Gpu], system: str) -> Backend:
     vendors = {g.vendor for g in gpus}
     if "nvidia" in vendors:
         return "cuda"
@@ -31,7 +34,13 @@ def guess_backend(gpus: list[Gpu], system: str) -> str:
 
 
 def probe_hardware(
-    *, root: str | Path = "/", nvml=None, system: str | None = None, run=None, metal=None, env=None
+    *,
+    root: str | Path = "/",
+    nvml: Any = None,
+    system: str | None = None,
+    run: Callable[[str], str | None] | None = None,
+    metal: Callable[[], int | None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Hardware:
     """Probe the machine. `root` relocates /proc and /sys; `nvml`, `run`, `metal` and `env` replace
     the NVML module, the sysctl runner, the Metal query and os.environ."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 
 from quantpick.hardware import Gpu, Ram
 
@@ -34,6 +35,8 @@ def metal_working_set() -> int | None:
     if not device:
         return None
     address = ctypes.cast(objc.objc_msgSend, ctypes.c_void_p).value
+    if address is None:
+        return None
     send_u64 = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p)(address)
     send_void = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(address)
     try:
@@ -42,7 +45,11 @@ def metal_working_set() -> int | None:
         send_void(device, objc.sel_registerName(b"release"))
 
 
-def apple_gpu_budget(total: int, run=sysctl, metal=metal_working_set) -> tuple[int, str]:
+def apple_gpu_budget(
+    total: int,
+    run: Callable[[str], str | None] = sysctl,
+    metal: Callable[[], int | None] = metal_working_set,
+) -> tuple[int, str]:
     """Metal's working set, else iogpu.wired_limit_mb when set (0 = default), else 2/3 up to 36 GiB, 3/4 above."""
     try:
         working_set = metal()
@@ -57,7 +64,13 @@ def apple_gpu_budget(total: int, run=sysctl, metal=metal_working_set) -> tuple[i
     return int(total * share), f"{'2/3' if share < 0.7 else '3/4'} of unified memory (macOS default rule)"
 
 
-def probe_apple(ram: Ram, *, run=None, metal=None, warnings: list[str]) -> Gpu | None:
+def probe_apple(
+    ram: Ram,
+    *,
+    run: Callable[[str], str | None] | None = None,
+    metal: Callable[[], int | None] | None = None,
+    warnings: list[str],
+) -> Gpu | None:
     run = run or sysctl
     metal = metal or metal_working_set
     if (run("hw.optional.arm64") or "0") != "1":

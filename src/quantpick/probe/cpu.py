@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 
 from quantpick.hardware import Cpu
@@ -62,7 +63,7 @@ def parse_cpuinfo(text: str) -> Cpu:
     return Cpu(model=model, physical_cores=len(cores) or None, logical_cores=logical or None, flags=flags)
 
 
-def probe_cpu(root: Path, *, system: str, run=None) -> Cpu:
+def probe_cpu(root: Path, *, system: str, run: Callable[[str], str | None] | None = None) -> Cpu:
     arch = platform.machine() or None
     if system == "Darwin":
         from quantpick.probe.apple import sysctl

@@ -56,13 +56,18 @@ def _intel(card: str, device: Path) -> Gpu | None:
     return Gpu("intel", f"Intel GPU ({card})", total, None, total, "sysfs tile*/physical_vram_size_bytes (xe)")
 
 
+def _card_number(path: Path) -> int:
+    match = _CARD.match(path.name)
+    return int(match[1]) if match else 0
+
+
 def probe_drm(root: Path, warnings: list[str]) -> list[Gpu]:
     drm = root / "sys" / "class" / "drm"
     try:
-        cards = sorted((p for p in drm.iterdir() if _CARD.match(p.name)), key=lambda p: int(_CARD.match(p.name)[1]))
+        cards = sorted((p for p in drm.iterdir() if _CARD.match(p.name)), key=_card_number)
     except OSError:
         return []
-    gpus = []
+    gpus: list[Gpu] = []
     for card in cards:
         device = card / "device"
         vendor = (read_text(device / "vendor") or "").lower()

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from quantpick.hardware import Gpu, Ram
 
 
-def _opt(call, *args):
+def _opt(call: Callable[..., Any], *args: Any) -> Any:
     try:
         return call(*args)
     except Exception:  # optional queries: NotSupported, FunctionNotFound, old drivers
         return None
 
 
-def _memory(nvml, handle) -> tuple[int | None, int | None, int | None, str]:
+def _memory(nvml: Any, handle: Any) -> tuple[int | None, int | None, int | None, str]:
     """(total, free, reserved, source): v2 first, v1 on drivers without it; Nones when NOT_SUPPORTED."""
     try:
         info = nvml.nvmlDeviceGetMemoryInfo(handle, version=nvml.nvmlMemory_v2)
@@ -30,15 +32,17 @@ def _memory(nvml, handle) -> tuple[int | None, int | None, int | None, str]:
         return None, None, None, "nvml: memory query not supported"
 
 
-def _bandwidth(nvml, handle) -> float | None:
+def _bandwidth(nvml: Any, handle: Any) -> float | None:
     clock = _opt(nvml.nvmlDeviceGetMaxClockInfo, handle, nvml.NVML_CLOCK_MEM)
     width = _opt(nvml.nvmlDeviceGetMemoryBusWidth, handle)
     if not clock or not width:
         return None
-    return round(clock * 1e6 * 2 * (width / 8) / 1e9, 1)
+    return round(float(clock) * 1e6 * 2 * (float(width) / 8) / 1e9, 1)
 
 
-def _describe(nvml, handle, index: int, ram: Ram, driver: str | None, *, name=None, parent=None) -> Gpu:
+def _describe(
+    nvml: Any, handle: Any, index: int, ram: Ram, driver: str | None, *, name: str | None = None, parent: Any = None
+) -> Gpu:
     total, free, reserved, source = _memory(nvml, handle)
     cc = _opt(nvml.nvmlDeviceGetCudaComputeCapability, handle if parent is None else parent)
     gpu = Gpu(
@@ -67,7 +71,7 @@ def _describe(nvml, handle, index: int, ram: Ram, driver: str | None, *, name=No
     return gpu
 
 
-def _mig_instances(nvml, handle, index: int, ram: Ram, driver: str | None) -> list[Gpu]:
+def _mig_instances(nvml: Any, handle: Any, index: int, ram: Ram, driver: str | None) -> list[Gpu]:
     mode = _opt(nvml.nvmlDeviceGetMigMode, handle)
     if not mode or int(mode[0]) != getattr(nvml, "NVML_DEVICE_MIG_ENABLE", 1):
         return []
@@ -112,10 +116,12 @@ def filter_visible(gpus: list[Gpu], visible: str | None, warnings: list[str]) ->
     return chosen
 
 
-def probe_nvidia(nvml, ram: Ram, warnings: list[str], *, env) -> list[Gpu]:
+def probe_nvidia(nvml: Any, ram: Ram, warnings: list[str], *, env: Mapping[str, str]) -> list[Gpu]:
     if nvml is None:
         try:
-            import pynvml as nvml
+            import pynvml
+
+            nvml = pynvml
         except ImportError:
             warnings.append("NVIDIA: nvidia-ml-py is not installed, NVIDIA GPUs are not probed")
             return []

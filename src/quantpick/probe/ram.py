@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from quantpick.hardware import Ram
@@ -64,7 +65,7 @@ def _cgroup_dir(root: Path, mount_root: str, mount_point: str, cgroup_path: str)
     return (directory if directory.is_dir() else base), base
 
 
-def _walk_up(directory: Path, top: Path):
+def _walk_up(directory: Path, top: Path) -> Iterator[Path]:
     current = directory
     while True:
         yield current
@@ -92,7 +93,7 @@ def read_cgroup_limit(root: Path, leaves: list[tuple[str, Path]] | None = None) 
     mounts = _mounts(root)
     best: tuple[int | None, str | None] = (None, None)
 
-    def consider(value: int | None, where: Path):
+    def consider(value: int | None, where: Path) -> None:
         nonlocal best
         if value is not None and (best[0] is None or value < best[0]):
             best = (value, "/" + str(where.relative_to(root)) if where.is_relative_to(root) else str(where))
@@ -145,7 +146,9 @@ def probe_ram(root: Path, warnings: list[str], *, system: str = "Linux") -> Ram:
         total, available, source = int(memory.total), int(memory.available), "psutil"
     else:
         total, available, source = meminfo[0], meminfo[1], "/proc/meminfo"
-    limit, where, leaves = None, None, []
+    limit: int | None = None
+    where: str | None = None
+    leaves: list[tuple[str, Path]] = []
     if system == "Linux":
         try:
             limit, where = read_cgroup_limit(root, leaves)

@@ -1,0 +1,663 @@
+"""The JSON contract: one declared type per document a command prints, the builders, and their JSON Schemas.
+
+Every `--json` run prints exactly one of the documents below (or ErrorDocument). `quantpick schema COMMAND`
+prints the JSON Schema generated from these types; the contract tests validate real output against it,
+with every key required and no key extra. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import asdict
+from typing import Any, Literal, TypedDict, Union, cast, get_args, get_origin, get_type_hints
+
+from quantpick.states import (
+    Backend,
+    BudgetMode,
+    Family,
+    FileStatus,
+    Layout,
+    OtherKind,
+    Placement,
+    ReserveSource,
+    SplitStyle,
+    Vendor,
+    Verdict,
+)
+
+SCHEMA_VERSION: Literal[1] = 1
+SchemaVersion = Literal[1]
+
+
+# --- shared parts ---------------------------------------------------------------------------------------
+
+
+class ReasonDoc(TypedDict):
+    code: str
+    text: str
+
+
+class RamDoc(TypedDict):
+    total_bytes: int
+    available_bytes: int
+    source: str
+    host_total_bytes: int | None
+    cgroup_limit_bytes: int | None
+
+
+class GpuDoc(TypedDict):
+    vendor: Vendor
+    name: str
+    total_bytes: int | None
+    free_bytes: int | None
+    budget_bytes: int | None
+    source: str
+    index: int | None
+    uuid: str | None
+    reserved_bytes: int | None
+    shared_with_ram_bytes: int
+    unified: bool
+    compute_capability: str | None
+    bandwidth_gbps: float | None
+    driver_version: str | None
+    mig: bool
+
+
+class CpuDoc(TypedDict):
+    model: str | None
+    arch: str | None
+    physical_cores: int | None
+    logical_cores: int | None
+    flags: dict[str, bool]
+
+
+class HardwareDoc(TypedDict):
+    ram: RamDoc
+    gpus: list[GpuDoc]
+    cpu: CpuDoc
+    backend: Backend
+    backend_source: str
+    warnings: list[str]
+    source: str
+
+
+class ModelDoc(TypedDict):
+    architecture: str
+    block_count: int
+    embedding_length: int | None
+    context_length: int | None
+    head_count: int | list[int] | None
+    head_count_kv: int | list[int] | None
+    key_length: int | None
+    value_length: int | None
+    expert_count: int | None
+    expert_used_count: int | None
+    sliding_window: int | None
+    sliding_window_pattern: int | list[bool] | None
+    kv_lora_rank: int | None
+    vocab_size: int | None
+    file_type: int | None
+
+
+class FileDoc(TypedDict):
+    path: str
+    size_bytes: int
+    sha256: str | None
+
+
+class BudgetDoc(TypedDict):
+    speed_bytes: int
+    quality_bytes: int
+    usable_ram_bytes: int
+    has_gpu: bool
+    explanation: list[str]
+
+
+class ReserveDoc(TypedDict):
+    total_bytes: int
+    kv_cache_bytes: int | None
+    overhead_bytes: int | None
+    ctx: int
+    source: ReserveSource
+    detail: str
+
+
+# --- documents ------------------------------------------------------------------------------------------
+
+
+class ErrorDoc(TypedDict):
+    code: str
+    message: str
+    hint: str | None
+    details: dict[str, Any] | None
+
+
+class ErrorDocument(TypedDict):
+    schema_version: SchemaVersion
+    error: ErrorDoc
+
+
+class ProbeDocument(HardwareDoc):
+    schema_version: SchemaVersion
+
+
+class ListQuantDoc(TypedDict):
+    quant: str
+    known: bool
+    family: Family | None
+    bpw: float | None
+    variant_of: str | None
+    loadable: bool | None
+    size_bytes: int
+    files: list[FileDoc]
+    shards: int
+    complete: bool
+    split: SplitStyle | None
+    needs_concatenation: bool
+    imatrix: bool
+    quality_loss: float | None
+    quality_source: str | None
+
+
+class OtherFileDoc(TypedDict):
+    path: str
+    kind: OtherKind
+    size_bytes: int
+
+
+class ListDocument(TypedDict):
+    schema_version: SchemaVersion
+    repo: str
+    revision: str
+    cached: bool
+    gated: bool
+    quants: list[ListQuantDoc]
+    other_files: list[OtherFileDoc]
+    model: ModelDoc | None
+    model_source: str
+
+
+class CandidateDoc(TypedDict):
+    quant: str
+    family: Family | None
+    size_bytes: int
+    files: list[str]
+    eligible: bool
+    fits: bool
+    placement: Placement | None
+    verdict: Verdict
+    gpu_layers: int | None
+    quality_loss: float | None
+    quality_source: str | None
+    reasons: list[ReasonDoc]
+
+
+class PickDoc(CandidateDoc):
+    mode: BudgetMode
+    command: str
+
+
+class RecommendDocument(TypedDict):
+    schema_version: SchemaVersion
+    repo: str
+    revision: str
+    hardware: HardwareDoc
+    budget: BudgetDoc
+    reserve: ReserveDoc
+    model: ModelDoc | None
+    model_source: str
+    mode: BudgetMode
+    pick: PickDoc
+    runners_up: list[str]
+    candidates: list[CandidateDoc]
+    notes: list[ReasonDoc]
+
+
+class PlanRowDoc(TypedDict):
+    quant: str
+    est_size_bytes: int
+    placement: Placement | None
+    gpu_layers: int | None
+    reasons: list[ReasonDoc]
+
+
+class SizePlanDoc(TypedDict):
+    params_billions: float
+    reference_shape: str
+    reserve_bytes: int
+    speed: PlanRowDoc | None
+    quality: PlanRowDoc | None
+
+
+class PlanDocument(TypedDict):
+    """`recommend` without a repo: the best quant type per model size."""
+
+    schema_version: SchemaVersion
+    hardware: HardwareDoc
+    budget: BudgetDoc
+    ctx: int
+    sizes: list[SizePlanDoc]
+    note: str
+
+
+class GetFileDoc(TypedDict):
+    repo_path: str
+    path: str
+    size_bytes: int
+    sha256: str | None
+    status: FileStatus
+    part_bytes: int
+
+
+class GetDocument(TypedDict):
+    schema_version: SchemaVersion
+    repo: str
+    revision: str
+    quant: str
+    destination: str
+    layout: Layout
+    dry_run: bool
+    files: list[GetFileDoc]
+    model_path: str
+    mmproj_path: str | None
+    bytes_to_download: int
+    free_bytes: int | None
+    command: str
+    notes: list[str]
+
+
+class FigureDoc(TypedDict):
+    value: float
+    source: str
+    note: str | None
+
+
+class RankDoc(TypedDict):
+    loss: float
+    scale: str
+    source: str
+    estimated: bool
+
+
+class NoteDoc(TypedDict):
+    text: str
+    source: str
+
+
+class CatalogQuantDoc(TypedDict):
+    name: str
+    family: Family
+    bpw: float
+    effective_bpw: float | None
+    bpw_source: str
+    aliases: list[str]
+    variant_of: str | None
+    description: str | None
+    loadable: bool
+    auto_pick: bool
+    quality: dict[str, FigureDoc]
+    rank: RankDoc
+    cpu_repack: list[str]
+    gpu_missing: list[str]
+    notes: list[NoteDoc]
+
+
+class ScaleDoc(TypedDict):
+    description: str
+    source: str
+
+
+class PrefixDoc(TypedDict):
+    prefix: str
+    description: str
+    source: str
+
+
+class CatalogDocument(TypedDict):
+    schema_version: SchemaVersion
+    catalog: str
+    quants: list[CatalogQuantDoc]
+    prefix_variants: list[PrefixDoc]
+    sources: dict[str, str]
+    quality_scales: dict[str, ScaleDoc]
+
+
+# The document each command prints under --json (recommend without a repo prints PlanDocument).
+DOCUMENTS: dict[str, type[Any]] = {
+    "probe": ProbeDocument,
+    "list": ListDocument,
+    "recommend": RecommendDocument,
+    "plan": PlanDocument,
+    "get": GetDocument,
+    "catalog": CatalogDocument,
+    "error": ErrorDocument,
+}
+
+
+# --- JSON Schema from the types -------------------------------------------------------------------------
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of DOCUMENTS[name]: every key required, none extra."""
+    document = DOCUMENTS[name]
+    definitions: dict[str, dict[str, Any]] = {}
+    root = _object_schema(document, definitions)
+    definitions.pop(document.__name__, None)
+    schema: dict[str, Any] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://quantpick.invalid/schema/{name}.json",
+        "title": f"quantpick {name} --json",
+        **root,
+    }
+    if definitions:
+        schema["$defs"] = dict(sorted(definitions.items()))
+    return schema
+
+
+def _object_schema(typed_dict: type[Any], definitions: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    hints = get_type_hints(typed_dict)
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {key: _schema(value, definitions) for key, value in hints.items()},
+        "required": list(hints),
+        "additionalProperties": False,
+    }
+    if typed_dict.__doc__ and typed_dict.__doc__ != TypedDict.__doc__:
+        schema["description"] = typed_dict.__doc__.strip()
+    return schema
+
+
+def _schema(annotation: Any, definitions: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    if typing.is_typeddict(annotation):
+        name = annotation.__name__
+        if name not in definitions:
+            definitions[name] = {}  # a placeholder first: recursive types terminate
+            definitions[name] = _object_schema(annotation, definitions)
+        return {"$ref": f"#/$defs/{name}"}
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return {"enum": list(get_args(annotation))}
+    if origin in (Union, types.UnionType):
+        return {"anyOf": [_schema(arg, definitions) for arg in get_args(annotation)]}
+    if origin is list:
+        (item,) = get_args(annotation)
+        return {"type": "array", "items": _schema(item, definitions)}
+    if origin is dict:
+        _key, value = get_args(annotation)
+        return {"type": "object", "additionalProperties": _schema(value, definitions)}
+    simple = {int: "integer", float: "number", str: "string", bool: "boolean", type(None): "null"}
+    if annotation in simple:
+        return {"type": simple[annotation]}
+    if annotation is Any:
+        return {}
+    raise TypeError(f"no JSON Schema for {annotation!r}")
+
+
+def property_names(name: str) -> set[str]:
+    """Every property name anywhere in a document's schema (for checking the README against it)."""
+    schema = json_schema(name)
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            properties = node.get("properties")
+            if isinstance(properties, dict):
+                found.update(properties)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return found
+
+
+# --- builders -------------------------------------------------------------------------------------------
+
+if typing.TYPE_CHECKING:
+    from quantpick.catalog import Catalog, QuantType
+    from quantpick.download import DownloadPlan
+    from quantpick.gguf import ModelShape
+    from quantpick.hardware import Hardware
+    from quantpick.memory import Reserve
+    from quantpick.naming import OtherFile, QuantGroup
+    from quantpick.rules import Budget, Candidate, Reason, SizePlan
+    from quantpick.service import GetPlan, RepoRecommendation, RepoView, SizesPlan
+
+
+def error_document(code: str, message: str, hint: str | None, details: dict[str, Any] | None) -> ErrorDocument:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "error": {"code": code, "message": message, "hint": hint, "details": details},
+    }
+
+
+def hardware_doc(hw: Hardware) -> HardwareDoc:
+    return {
+        "ram": cast(RamDoc, asdict(hw.ram)),
+        "gpus": [cast(GpuDoc, asdict(g)) for g in hw.gpus],
+        "cpu": cast(CpuDoc, asdict(hw.cpu)),
+        "backend": hw.backend,
+        "backend_source": hw.backend_source,
+        "warnings": list(hw.warnings),
+        "source": hw.source,
+    }
+
+
+def probe_document(hw: Hardware) -> ProbeDocument:
+    return {"schema_version": SCHEMA_VERSION, **hardware_doc(hw)}
+
+
+def model_doc(shape: ModelShape | None) -> ModelDoc | None:
+    return cast(ModelDoc, shape.to_dict()) if shape is not None else None
+
+
+def _reasons(reasons: list[Reason]) -> list[ReasonDoc]:
+    return [{"code": r.code, "text": r.text} for r in reasons]
+
+
+def list_quant_doc(group: QuantGroup, catalog: Catalog) -> ListQuantDoc:
+    quant = group.quant
+    rank = catalog.rank_figure(quant) if quant else None
+    return {
+        "quant": group.label,
+        "known": quant is not None,
+        "family": quant.family if quant else None,
+        "bpw": quant.bpw_nominal if quant else None,
+        "variant_of": quant.base if quant else None,
+        "loadable": quant.loadable if quant else None,
+        "size_bytes": group.size_bytes,
+        "files": [{"path": f.path, "size_bytes": f.size_bytes, "sha256": f.sha256} for f in group.files],
+        "shards": group.shard_total,
+        "complete": group.complete,
+        "split": group.split_style,
+        "needs_concatenation": group.split_style == "concat",
+        "imatrix": group.imatrix_marker,
+        "quality_loss": rank.loss if rank else None,
+        "quality_source": rank.provenance if rank else None,
+    }
+
+
+def other_file_doc(other: OtherFile) -> OtherFileDoc:
+    return {"path": other.path, "kind": other.kind, "size_bytes": other.size_bytes}
+
+
+def budget_doc(budget: Budget) -> BudgetDoc:
+    return {
+        "speed_bytes": budget.speed_bytes,
+        "quality_bytes": budget.quality_bytes,
+        "usable_ram_bytes": budget.usable_ram_bytes,
+        "has_gpu": budget.has_gpu,
+        "explanation": list(budget.explanation),
+    }
+
+
+def reserve_doc(reserve: Reserve) -> ReserveDoc:
+    return {
+        "total_bytes": reserve.total_bytes,
+        "kv_cache_bytes": reserve.kv_cache_bytes,
+        "overhead_bytes": reserve.overhead_bytes,
+        "ctx": reserve.ctx,
+        "source": reserve.source,
+        "detail": reserve.detail,
+    }
+
+
+def candidate_doc(cand: Candidate) -> CandidateDoc:
+    return {
+        "quant": cand.label,
+        "family": cand.quant.family if cand.quant else None,
+        "size_bytes": cand.size_bytes,
+        "files": cand.files,
+        "eligible": cand.eligible,
+        "fits": cand.fits,
+        "placement": cand.placement,
+        "verdict": cand.verdict,
+        "gpu_layers": cand.gpu_layers,
+        "quality_loss": cand.loss,
+        "quality_source": cand.loss_source,
+        "reasons": _reasons(cand.reasons),
+    }
+
+
+def pick_doc(cand: Candidate, mode: BudgetMode, command: str) -> PickDoc:
+    return {**candidate_doc(cand), "mode": mode, "command": command}
+
+
+def plan_row_doc(cand: Candidate | None) -> PlanRowDoc | None:
+    if cand is None:
+        return None
+    return {
+        "quant": cand.label,
+        "est_size_bytes": cand.size_bytes,
+        "placement": cand.placement,
+        "gpu_layers": cand.gpu_layers,
+        "reasons": _reasons(cand.reasons),
+    }
+
+
+def size_plan_doc(plan: SizePlan) -> SizePlanDoc:
+    return {
+        "params_billions": plan.params_billions,
+        "reference_shape": plan.reference_shape,
+        "reserve_bytes": plan.reserve.total_bytes,
+        "speed": plan_row_doc(plan.speed),
+        "quality": plan_row_doc(plan.quality),
+    }
+
+
+def get_file_docs(plan: DownloadPlan) -> list[GetFileDoc]:
+    return [
+        {
+            "repo_path": f.repo_path,
+            "path": str(f.path),
+            "size_bytes": f.size_bytes,
+            "sha256": f.sha256,
+            "status": f.status,
+            "part_bytes": f.part_bytes,
+        }
+        for f in plan.files
+    ]
+
+
+def catalog_quant_doc(catalog: Catalog, quant: QuantType) -> CatalogQuantDoc:
+    rank = catalog.rank_figure(quant)
+    return {
+        "name": quant.name,
+        "family": quant.family,
+        "bpw": quant.bpw_nominal,
+        "effective_bpw": quant.bpw_effective,
+        "bpw_source": quant.bpw_source,
+        "aliases": list(quant.aliases),
+        "variant_of": quant.base,
+        "description": quant.description,
+        "loadable": quant.loadable,
+        "auto_pick": quant.loadable and not quant.is_float,
+        "quality": {k: {"value": f.value, "source": f.source, "note": f.note} for k, f in quant.quality.items()},
+        "rank": {"loss": rank.loss, "scale": rank.scale, "source": rank.source, "estimated": rank.estimated},
+        "cpu_repack": list(quant.cpu_repack),
+        "gpu_missing": list(quant.gpu_missing),
+        "notes": [{"text": n.text, "source": n.source} for n in quant.notes],
+    }
+
+
+def catalog_document(catalog: Catalog) -> CatalogDocument:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "catalog": catalog.path,
+        "quants": [catalog_quant_doc(catalog, q) for q in catalog.types.values()],
+        "prefix_variants": [
+            {"prefix": prefix, "description": description, "source": source}
+            for prefix, (description, source) in catalog.prefix_variants.items()
+        ],
+        "sources": dict(catalog.sources),
+        "quality_scales": {
+            k: {"description": v["description"], "source": v["source"]} for k, v in catalog.scales.items()
+        },
+    }
+
+
+def list_document(view: RepoView) -> ListDocument:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "repo": view.repo,
+        "revision": view.listing.revision,
+        "cached": view.listing.cached,
+        "gated": view.listing.gated,
+        "quants": [list_quant_doc(g, view.catalog) for g in view.parsed.quants],
+        "other_files": [other_file_doc(o) for o in view.parsed.other_files],
+        "model": model_doc(view.shape),
+        "model_source": view.shape_status,
+    }
+
+
+def recommend_document(result: RepoRecommendation) -> RecommendDocument:
+    rec = result.recommendation
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "repo": result.view.repo,
+        "revision": result.view.listing.revision,
+        "hardware": hardware_doc(result.hardware),
+        "budget": budget_doc(rec.budget),
+        "reserve": reserve_doc(rec.reserve),
+        "model": model_doc(result.view.shape),
+        "model_source": result.view.shape_status,
+        "mode": rec.mode,
+        "pick": pick_doc(rec.pick, rec.mode, result.command),
+        "runners_up": [c.label for c in rec.runners_up],
+        "candidates": [candidate_doc(c) for c in rec.candidates],
+        "notes": _reasons(rec.notes),
+    }
+
+
+def plan_document(result: SizesPlan) -> PlanDocument:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "hardware": hardware_doc(result.hardware),
+        "budget": budget_doc(result.budget),
+        "ctx": result.options.ctx,
+        "sizes": [size_plan_doc(p) for p in result.plans],
+        "note": "sizes estimated from the catalog's effective bpw; pass a REPO for real file sizes",
+    }
+
+
+def get_document(plan: GetPlan, *, dry_run: bool) -> GetDocument:
+    download = plan.download
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "repo": plan.view.repo,
+        "revision": plan.view.listing.revision,
+        "quant": plan.group.label,
+        "destination": str(download.destination),
+        "layout": download.layout,
+        "dry_run": dry_run,
+        "files": get_file_docs(download),
+        "model_path": str(download.model_path),
+        "mmproj_path": str(download.files[-1].path) if plan.mmproj is not None else None,
+        "bytes_to_download": download.bytes_to_fetch,
+        "free_bytes": download.free_bytes,
+        "command": plan.command,
+        "notes": list(download.notes),
+    }

@@ -1,0 +1,269 @@
+"""The service layer: what each command does, composed from the core and the adapters, as typed results.
+
+The CLI renders these results; notebooks and tools call them directly (they are quantpick's Python API,
+re-exported from `quantpick`). Nothing here parses flags or prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from quantpick.errors import HubError, NoFitError, UsageError
+from quantpick.rules import COMMON_SIZES, Options
+
+if TYPE_CHECKING:
+    from quantpick.catalog import Catalog
+    from quantpick.download import DownloadPlan, Progress
+    from quantpick.gguf import ModelShape
+    from quantpick.hardware import Hardware
+    from quantpick.hub import Listing
+    from quantpick.naming import OtherFile, ParsedRepo, QuantGroup
+    from quantpick.rules import Budget, Recommendation, SizePlan
+
+
+@dataclass
+class RepoView:
+    """A repo as quantpick sees it: the listing pinned to a commit, its quants, and the model's shape."""
+
+    repo: str
+    catalog: Catalog
+    listing: Listing
+    parsed: ParsedRepo
+    shape: ModelShape | None
+    shape_status: str
+
+
+@dataclass
+class RepoRecommendation:
+    view: RepoView
+    hardware: Hardware
+    options: Options
+    recommendation: Recommendation
+    command: str  # the llama-server line that runs the pick
+
+
+@dataclass
+class SizesPlan:
+    hardware: Hardware
+    options: Options
+    budget: Budget
+    plans: list[SizePlan]
+
+
+@dataclass
+class GetPlan:
+    """What `get` will fetch (or fetched): the quant's files, where they go, and why this quant."""
+
+    view: RepoView
+    hardware: Hardware
+    options: Options
+    recommendation: Recommendation | None  # None when a chosen quant does not fit and is fetched anyway
+    group: QuantGroup
+    mmproj: OtherFile | None
+    download: DownloadPlan
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def command(self) -> str:
+        from quantpick.commands import llama_server_command
+
+        pick = self.recommendation.pick if self.recommendation else None
+        mmproj_path = str(self.download.files[-1].path) if self.mmproj is not None else None
+        return llama_server_command(
+            self.view.repo,
+            pick,
+            self.options.ctx,
+            model_path=str(self.download.model_path),
+            mmproj_path=mmproj_path,
+        )
+
+
+def load_catalog() -> Catalog:
+    """The quant catalog: $QUANTPICK_CATALOG, else the shipped one."""
+    from quantpick.catalog import load_catalog as load
+
+    return load()
+
+
+def probe() -> Hardware:
+    """This machine: RAM (container-aware), GPUs and CPU features."""
+    from quantpick.probe import probe_hardware
+
+    return probe_hardware()
+
+
+def resolve_hardware(
+    hardware_file: str | None = None,
+    *,
+    vram_bytes: int | None = None,
+    ram_bytes: int | None = None,
+    backend: str | None = None,
+) -> Hardware:
+    """The probe of this machine (or the one saved in `hardware_file`), with single figures overridden."""
+    from quantpick.hardware import apply_overrides, load_hardware_file
+
+    hw = load_hardware_file(hardware_file) if hardware_file else probe()
+    return apply_overrides(hw, vram=vram_bytes, ram=ram_bytes, backend=backend)
+
+
+def load_repo(repo: str, revision: str | None = None, *, with_shape: bool = True) -> RepoView:
+    """The listing (one request), the parsed quants and the model shape (one Range request, remembered)."""
+    from quantpick.catalog import load_catalog
+    from quantpick.hub import fetch_listing, read_shape
+    from quantpick.naming import parse_repo_files
+
+    catalog = load_catalog()
+    listing = fetch_listing(repo, revision)
+    parsed = parse_repo_files(listing.files, catalog)
+    if not parsed.quants:
+        raise HubError(
+            f"{repo} has no GGUF model files",
+            code="no_gguf",
+            hint=f"is it the original safetensors repo? look for a GGUF version (e.g. {repo}-GGUF)",
+        )
+    shape, shape_status = None, "not read"
+    if with_shape:
+        header_group = _header_group(parsed)
+        if header_group is not None:
+            shape, shape_status = read_shape(listing, header_group.first_file.path)
+    return RepoView(repo, catalog, listing, parsed, shape, shape_status)
+
+
+def _header_group(parsed: ParsedRepo) -> QuantGroup | None:
+    # The smallest complete known quant; any quant of the repo has the same shape.
+    usable = [g for g in parsed.quants if g.complete and g.known] or [g for g in parsed.quants if g.complete]
+    return min(usable, key=lambda g: g.size_bytes) if usable else None
+
+
+def recommend(
+    repo: str,
+    *,
+    hardware: Hardware | None = None,
+    options: Options | None = None,
+    revision: str | None = None,
+) -> RepoRecommendation:
+    """The quant of `repo` to download for `hardware` (default: this machine), with every verdict's reasons.
+
+    Raises NoFitError when nothing fits, UsageError for a quant the repo lacks, HubError for the Hub.
+    """
+    from quantpick.commands import llama_server_command
+    from quantpick.rules import recommend as apply_rules
+
+    hw = hardware if hardware is not None else probe()
+    opts = options or Options()
+    view = load_repo(repo, revision)
+    result = apply_rules(hw, view.parsed, view.shape, view.catalog, opts, repo=repo)
+    command = llama_server_command(repo, result.pick, opts.ctx)
+    return RepoRecommendation(view, hw, opts, result, command)
+
+
+def plan_sizes(
+    *, hardware: Hardware | None = None, options: Options | None = None, extra_sizes: tuple[float, ...] = ()
+) -> SizesPlan:
+    """Without a repo: the best quant type per common model size (sizes estimated from bpw). Never online."""
+    from quantpick.catalog import load_catalog
+    from quantpick.rules import plan_without_repo
+
+    hw = hardware if hardware is not None else probe()
+    opts = options or Options()
+    sizes = tuple(sorted(set(COMMON_SIZES) | set(extra_sizes)))
+    budget, plans = plan_without_repo(hw, load_catalog(), opts, sizes)
+    return SizesPlan(hw, opts, budget, plans)
+
+
+def plan_get(
+    repo: str,
+    *,
+    hardware: Hardware | None = None,
+    options: Options | None = None,
+    revision: str | None = None,
+    local_dir: str | None = None,
+    with_mmproj: bool = False,
+    mmproj: str | None = None,
+) -> GetPlan:
+    """Which files `get` fetches and where they go; reads the disk, writes nothing."""
+    from quantpick.download import plan_download
+    from quantpick.naming import RepoFile, choose_mmproj
+    from quantpick.rules import label_matches
+    from quantpick.rules import recommend as apply_rules
+
+    hw = hardware if hardware is not None else probe()
+    opts = options or Options()
+    view = load_repo(repo, revision)
+    warnings: list[str] = []
+    result: Recommendation | None
+    try:
+        result = apply_rules(hw, view.parsed, view.shape, view.catalog, opts, repo=repo)
+    except NoFitError as exc:
+        if opts.quant is None:
+            raise
+        result = None
+        warnings.append(f"{opts.quant} does not fit this machine ({exc.message}); downloading it as asked")
+    if result is not None and result.pick.group is not None:
+        group = result.pick.group
+    else:
+        wanted = opts.quant or ""
+        group = next(g for g in view.parsed.quants if label_matches(g, wanted))
+    files = [RepoFile(f.path, f.size_bytes, f.sha256) for f in group.files]
+    projector = None
+    if with_mmproj or mmproj is not None:
+        projector = choose_mmproj(view.parsed, view.catalog, mmproj)
+        if projector is None and mmproj is not None:
+            have = [o.path for o in view.parsed.other_files if o.kind == "mmproj"]
+            raise UsageError(
+                f"{repo} has no {mmproj} vision projector",
+                hint=f"available: {', '.join(have) or 'none'}",
+                code="mmproj_not_found",
+            )
+        if projector is None:
+            warnings.append("this repo has no vision projector (mmproj) file")
+        else:
+            files.append(RepoFile(projector.path, projector.size_bytes, projector.sha256))
+    download = plan_download(repo, view.listing.revision, revision, files, local_dir)
+    if group.split_style == "concat":
+        download.notes.append(
+            f"old-style split: run `cat {' '.join(f.path for f in group.files)} > "
+            f"{group.files[0].path.split('.gguf')[0]}.gguf` in {download.destination} before loading"
+        )
+    return GetPlan(view, hw, opts, result, group, projector, download, warnings)
+
+
+def run_get(plan: GetPlan, progress: Progress | None = None) -> GetPlan:
+    """Fetch what is missing, verify every sha256, link the files in place."""
+    from quantpick.download import execute
+    from quantpick.hub import is_offline
+
+    if plan.view.listing.cached or is_offline():
+        missing = [f.repo_path for f in plan.download.files if f.status != "present"]
+        if missing:
+            raise HubError(
+                f"offline mode and {len(missing)} file(s) are not on disk: {', '.join(missing)}",
+                code="offline",
+                hint="unset HF_HUB_OFFLINE to download them",
+            )
+    execute(plan.download, progress)
+    return plan
+
+
+def get(
+    repo: str,
+    *,
+    hardware: Hardware | None = None,
+    options: Options | None = None,
+    revision: str | None = None,
+    local_dir: str | None = None,
+    with_mmproj: bool = False,
+    mmproj: str | None = None,
+) -> GetPlan:
+    """Plan and fetch in one call: the recommended (or `options.quant`) quant, verified, on disk."""
+    plan = plan_get(
+        repo,
+        hardware=hardware,
+        options=options,
+        revision=revision,
+        local_dir=local_dir,
+        with_mmproj=with_mmproj,
+        mmproj=mmproj,
+    )
+    return run_get(plan)
