@@ -1,25 +1,22 @@
-"""Test isolation and the local hub.
+"""Test isolation and the local hub, as fixtures (nothing happens when this module is imported).
 
-The environment is set before anything imports huggingface_hub (it reads HF_* once, at import):
-no token, no telemetry, no Xet, a throw-away HF_HOME, and HF_ENDPOINT pointing at a local hub on
-127.0.0.1 that lives for the whole session. No test reaches the internet.
+`isolated_session` (session, autouse) sets the environment before anything imports huggingface_hub,
+which reads HF_* once at import: no token, no telemetry, no Xet, a throw-away HF_HOME, and HF_ENDPOINT
+pointing at a local hub on 127.0.0.1 that lives for the whole session. No test reaches the internet,
+and no test sees this machine's own hardware: `probe()` reads a fake machine (fake_machine).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 import tempfile
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+from localhub import LocalHub, gguf_file, llama_metadata
 
-from localhub import LocalHub, gguf_file, llama_metadata  # noqa: E402
-
-for _name in (
+DROPPED_ENV = (
     "HF_TOKEN",
     "HUGGING_FACE_HUB_TOKEN",
     "HF_HUB_OFFLINE",
@@ -27,21 +24,39 @@ for _name in (
     "HF_HUB_CACHE",
     "QUANTPICK_CATALOG",
     "QUANTPICK_DEBUG",
+    "QUANTPICK_TIMEOUT",
     "CUDA_VISIBLE_DEVICES",
     "NO_COLOR",
-):
-    os.environ.pop(_name, None)
-HUB = LocalHub().__enter__()
-os.environ.update(
-    HF_HOME=tempfile.mkdtemp(prefix="quantpick-hf-home-"),
-    HF_ENDPOINT=HUB.url,
-    HF_HUB_DISABLE_TELEMETRY="1",
-    HF_HUB_DISABLE_XET="1",
-    HF_HUB_DISABLE_PROGRESS_BARS="1",
-    HF_HUB_DISABLE_IMPLICIT_TOKEN="1",
-    QUANTPICK_TIMEOUT="5",
-    COLUMNS="200",
 )
+_SESSION: dict[str, LocalHub] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_session() -> Iterator[LocalHub]:
+    patcher = pytest.MonkeyPatch()
+    for name in DROPPED_ENV:
+        patcher.delenv(name, raising=False)
+    with LocalHub() as hub:
+        _register_repos(hub)
+        settings = {
+            "HF_HOME": tempfile.mkdtemp(prefix="quantpick-hf-home-"),
+            "HF_ENDPOINT": hub.url,
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "HF_HUB_DISABLE_XET": "1",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
+            "QUANTPICK_TIMEOUT": "5",
+            "COLUMNS": "200",
+        }
+        for name, value in settings.items():
+            patcher.setenv(name, value)
+        _SESSION["hub"] = hub
+        try:
+            yield hub
+        finally:
+            _SESSION.clear()
+            patcher.undo()
+
 
 GiB = 1024**3
 MiB = 1024**2
@@ -55,12 +70,35 @@ def scaled(gigabytes: float) -> int:
 
 
 @pytest.fixture(scope="session")
-def hub() -> LocalHub:
-    return HUB
+def hub(isolated_session: LocalHub) -> LocalHub:
+    return isolated_session
+
+
+FAKE_MEMINFO = "MemTotal:       33554432 kB\nMemAvailable:   30000000 kB\n"
+FAKE_CPUINFO = "processor\t: 0\nmodel name\t: Fake CPU\nflags\t\t: fpu avx2 fma f16c\ncore id\t\t: 0\n\n"
 
 
 @pytest.fixture(autouse=True)
-def isolated_hf_home(tmp_path, monkeypatch):
+def fake_machine(tmp_path_factory, monkeypatch):
+    """`probe()` reads a fake 32 GiB, AVX2, GPU-less Linux box: no test depends on this machine's hardware."""
+    import quantpick.probe as probe_module
+    import quantpick.service as service
+    from fake_nvml import make_fake_nvml
+
+    root = tmp_path_factory.mktemp("machine")
+    (root / "proc").mkdir()
+    (root / "proc" / "meminfo").write_text(FAKE_MEMINFO)
+    (root / "proc" / "cpuinfo").write_text(FAKE_CPUINFO)
+
+    def probe():
+        return probe_module.probe_hardware(root=root, system="Linux", nvml=make_fake_nvml([]), env={})
+
+    monkeypatch.setattr(service, "probe", probe)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def isolated_hf_home(isolated_session, tmp_path, monkeypatch):
     """Each test gets its own HF_HOME and cache (the constants are read at call time by quantpick)."""
     from huggingface_hub import constants
 
@@ -69,13 +107,14 @@ def isolated_hf_home(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_HOME", str(home))
-    HUB.drop_after.clear()
-    HUB.cut_always.clear()
-    HUB.stall_after.clear()
-    HUB.corrupt.clear()
-    HUB.release.clear()
-    HUB.stalled.clear()
-    HUB.hang_api = False
+    hub = _SESSION["hub"]
+    hub.drop_after.clear()
+    hub.cut_always.clear()
+    hub.stall_after.clear()
+    hub.corrupt.clear()
+    hub.release.clear()
+    hub.stalled.clear()
+    hub.hang_api = False
     return home
 
 
@@ -217,5 +256,3 @@ def _register_repos(hub: LocalHub) -> None:
     hub.add_repo("google/gemma-3-4b-it-GGUF", gated, gated=True, tokens={"hf_testtoken_SECRET123"})
     hub.add_repo("org/safetensors-only", {"model.safetensors": b"\0" * 1000, "config.json": b"{}"})
 
-
-_register_repos(HUB)

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -201,3 +203,18 @@ def test_every_path_lands_exactly_once_and_shards_never_mix(paths):
         assert group.size_bytes == 100 * len(group.files)
     for other in parsed.other_files:
         assert classify_other(other.path.rpartition("/")[2]) == other.kind
+
+
+def test_a_new_prefix_variant_in_a_user_catalog_needs_no_code_change(cli, hub, tmp_path, monkeypatch):
+    shipped = (Path(__file__).resolve().parents[1] / "data" / "quant_catalog.yaml").read_text()
+    extra = '  - {prefix: "XQ-", description: "an uploader mix around the base type", source: UNSLOTH}\n'
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(shipped.rstrip("\n") + "\n" + extra)
+    monkeypatch.setenv("QUANTPICK_CATALOG", str(catalog))
+    hub.add_repo("test/Prefix-GGUF", {"Model-XQ-Q4_K_M.gguf": b"GGUF" + b"\0" * 100, "Model-Q4_K_M.gguf": b"x" * 90})
+    quants = {q["quant"]: q for q in cli("list", "test/Prefix-GGUF", "--json").json["quants"]}
+    assert quants["XQ-Q4_K_M"]["variant_of"] == "Q4_K_M" and quants["XQ-Q4_K_M"]["known"]
+    assert quants["Q4_K_M"]["variant_of"] is None
+    monkeypatch.delenv("QUANTPICK_CATALOG")
+    unknown = {q["quant"]: q for q in cli("list", "test/Prefix-GGUF", "--json").json["quants"]}
+    assert "XQ-Q4_K_M" not in unknown  # the shipped catalog knows no XQ- prefix: it is plain Q4_K_M there

@@ -6,12 +6,10 @@ Built by the probe (quantpick.probe), read back from a saved `probe --json` file
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any, TypeVar
 
-from quantpick.errors import InvalidValue, UsageError
+from quantpick.errors import InvalidValue
 from quantpick.sizes import GiB
 from quantpick.states import BACKENDS, Backend, Vendor
 
@@ -105,33 +103,6 @@ class Hardware:
 def os_reserve_bytes(total: int) -> int:
     """RAM left to the OS and the desktop: 10% of total, at least 1 GiB, at most 4 GiB."""
     return int(min(max(total * 0.10, 1 * GiB), 4 * GiB))
-
-
-def load_hardware_file(path: str) -> Hardware:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(
-            f"cannot read hardware file {path}: {exc.strerror or exc}",
-            hint="save one with: quantpick probe --json > hw.json",
-            code="hardware_file",
-        ) from None
-    except ValueError as exc:
-        raise UsageError(
-            f"hardware file {path} is not JSON: {exc}",
-            hint="save one with: quantpick probe --json > hw.json",
-            code="hardware_file",
-        ) from None
-    if not isinstance(data, dict) or data.get("schema_version") != 1 or "ram" not in data:
-        raise UsageError(
-            f"hardware file {path} is not a quantpick probe file (schema_version 1 with 'ram')",
-            hint="save one with: quantpick probe --json > hw.json",
-            code="hardware_file",
-        )
-    try:
-        return Hardware.from_dict(data, source=str(path))
-    except (TypeError, KeyError, ValueError) as exc:
-        raise UsageError(f"hardware file {path} is malformed: {exc}", code="hardware_file") from None
 
 
 def apply_overrides(

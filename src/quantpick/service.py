@@ -101,7 +101,8 @@ def resolve_hardware(
     backend: str | None = None,
 ) -> Hardware:
     """The probe of this machine (or the one saved in `hardware_file`), with single figures overridden."""
-    from quantpick.hardware import apply_overrides, load_hardware_file
+    from quantpick.hardware import apply_overrides
+    from quantpick.probe.saved import load_hardware_file
 
     hw = load_hardware_file(hardware_file) if hardware_file else probe()
     return apply_overrides(hw, vram=vram_bytes, ram=ram_bytes, backend=backend)

@@ -53,7 +53,7 @@ def apple_gpu_budget(
     """Metal's working set, else iogpu.wired_limit_mb when set (0 = default), else 2/3 up to 36 GiB, 3/4 above."""
     try:
         working_set = metal()
-    except Exception:
+    except (OSError, AttributeError, TypeError, ValueError):  # no Metal framework, or an older one
         working_set = None
     if working_set:
         return int(working_set), "Metal recommendedMaxWorkingSetSize"
