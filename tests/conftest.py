@@ -255,4 +255,3 @@ def _register_repos(hub: LocalHub) -> None:
     }
     hub.add_repo("google/gemma-3-4b-it-GGUF", gated, gated=True, tokens={"hf_testtoken_SECRET123"})
     hub.add_repo("org/safetensors-only", {"model.safetensors": b"\0" * 1000, "config.json": b"{}"})
-
