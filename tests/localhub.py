@@ -131,18 +131,20 @@ def _make_handler(hub: LocalHub):
         def log_message(self, *args):  # quiet
             pass
 
-        def _record(self, status: int, body_bytes: int) -> None:
+        def _record(self, status: int, body_bytes: int) -> Request:
+            # Recorded when the answer starts, not when the body ends: a client that stops reading early
+            # (the header reader) has its request counted before it returns.
+            request = Request(
+                self.command,
+                urlsplit(self.path).path,
+                self.headers.get("Range"),
+                status,
+                body_bytes,
+                "authorization" in self.headers,
+            )
             with hub.lock:
-                hub.requests.append(
-                    Request(
-                        self.command,
-                        urlsplit(self.path).path,
-                        self.headers.get("Range"),
-                        status,
-                        body_bytes,
-                        "authorization" in self.headers,
-                    )
-                )
+                hub.requests.append(request)
+            return request
 
         def _send(self, status: int, body: bytes = b"", headers: dict | None = None, *, head: bool = False) -> None:
             self.send_response(status)
@@ -304,8 +306,9 @@ def _make_handler(hub: LocalHub):
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            record = self._record(status, 0)
             if head:
-                return self._record(status, 0)
+                return None
             limit = hub.drop_after.pop(file_path, hub.cut_always.get(file_path))
             stall = hub.stall_after.pop(file_path, None)
             sent = 0
@@ -327,10 +330,10 @@ def _make_handler(hub: LocalHub):
                             break
                     self.wfile.write(body[sent : sent + step])
                     sent += step
+                    record.body_bytes = sent
                 self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
-            self._record(status, sent)
 
     return Handler
 
