@@ -13,19 +13,18 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import Any, Protocol
 
-from quantpick import __version__
 from quantpick.errors import DownloadError, HubError, Interrupted, UsageError
+from quantpick.http import BACKOFF_SECONDS, RETRIES
 from quantpick.naming import RepoFile
 from quantpick.sizes import MiB, format_size
 from quantpick.states import FileStatus, Layout
 
-CHUNK = 1 * MiB
-RETRIES = 3
-BACKOFF_SECONDS = (0.5, 1.0, 2.0)
 HASH_BLOCK = 8 * MiB
 
 
@@ -206,8 +205,14 @@ class NoProgress:
         pass
 
 
-def execute(plan: DownloadPlan, progress: Progress | None = None) -> DownloadPlan:
-    """Fetch what is missing, verify everything, link it in place. Raises DownloadError/HubError/Interrupted."""
+def execute(
+    plan: DownloadPlan, progress: Progress | None = None, *, on_wait: Callable[[str], None] | None = None
+) -> DownloadPlan:
+    """Fetch what is missing, verify everything, link it in place. Raises DownloadError/HubError/Interrupted.
+
+    Each file is fetched under a cross-process lock: a second process fetching the same file waits (and says
+    so through `on_wait`), then finds the verified file and reuses it.
+    """
     progress = progress or NoProgress()
     if plan.free_bytes is not None and plan.bytes_to_fetch + plan.margin_bytes > plan.free_bytes:
         raise DownloadError(
@@ -218,19 +223,9 @@ def execute(plan: DownloadPlan, progress: Progress | None = None) -> DownloadPla
         )
     try:
         for file_plan in plan.files:
-            if file_plan.status == "present":
-                progress.start_file(file_plan)
-                if verify_present(file_plan):
-                    progress.advance(file_plan, file_plan.size_bytes)
-                    progress.finish_file(file_plan)
-                    _link(plan, file_plan)
-                    continue
-                file_plan.blob.unlink()  # wrong bytes at the final path: never leave them there
-                file_plan.status = "missing"
-            resumed = file_plan.status == "partial"
-            _fetch(plan, file_plan, progress)
-            file_plan.status = "resumed" if resumed else "downloaded"
-            _link(plan, file_plan)
+            with _file_lock(file_plan, on_wait):
+                _inspect(file_plan)  # another process may have fetched it while this one waited
+                _fetch_or_reuse(plan, file_plan, progress)
     except KeyboardInterrupt:
         raise Interrupted(
             "download interrupted",
@@ -240,6 +235,47 @@ def execute(plan: DownloadPlan, progress: Progress | None = None) -> DownloadPla
     if plan.layout == "cache" and plan.requested_revision != plan.revision:
         _write_ref(plan)  # refs/<branch> -> commit, so hf_hub_download and try_to_load_from_cache find the files
     return plan
+
+
+def _fetch_or_reuse(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> None:
+    if file_plan.status == "present":
+        progress.start_file(file_plan)
+        if verify_present(file_plan):
+            progress.advance(file_plan, file_plan.size_bytes)
+            progress.finish_file(file_plan)
+            _link(plan, file_plan)
+            return
+        file_plan.blob.unlink()  # wrong bytes at the final path: never leave them there
+        file_plan.status = "missing"
+    resumed = file_plan.status == "partial"
+    _fetch(plan, file_plan, progress)
+    file_plan.status = "resumed" if resumed else "downloaded"
+    _link(plan, file_plan)
+
+
+@contextmanager
+def _file_lock(file_plan: FilePlan, on_wait: Callable[[str], None] | None) -> Iterator[None]:
+    from filelock import FileLock, Timeout
+
+    directory = _lock_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(directory / (hashlib.sha256(str(file_plan.blob).encode()).hexdigest()[:40] + ".lock")))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait is not None:
+            on_wait(f"another quantpick is downloading {file_plan.repo_path}: waiting for it to finish")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _lock_dir() -> Path:
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HOME) / "quantpick" / "locks"
 
 
 def _link(plan: DownloadPlan, file_plan: FilePlan) -> None:
@@ -266,76 +302,116 @@ def _write_ref(plan: DownloadPlan) -> None:
 
 
 def _fetch(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> None:
-    import httpx2
-    from huggingface_hub import get_session, hf_hub_url, hf_raise_for_status
-    from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # public, re-exported lazily
+    """Fetch one file into its `.part`, resuming with Range, then verify it and move it to its final place.
 
-    from quantpick.hub import hub_error, timeout_seconds
+    Bytes are written as they arrive, so a connection that drops keeps what it brought. A request that
+    brings no new byte is a failure; RETRIES failures in a row, or QUANTPICK_TIMEOUT seconds without a byte,
+    end the download (exit 4, the part kept for the next run).
+    """
+    import httpx2
+    from huggingface_hub import hf_hub_url
+
+    from quantpick.http import RETRY_STATUSES, hub_headers, retry_delay, stream, timeout_seconds
+    from quantpick.hub import hub_error
 
     url = hf_hub_url(plan.repo, file_plan.repo_path, revision=plan.revision)
     part = file_plan.part
-    digest = hashlib.sha256()
-    have = 0
-    if part.exists():
-        if part.stat().st_size > file_plan.size_bytes:
-            part.unlink()
-        else:
-            with open(part, "rb") as stream:
-                while block := stream.read(HASH_BLOCK):
-                    digest.update(block)
-                    have += len(block)
+    digest, have = _resume_digest(part, file_plan.size_bytes)
     progress.start_file(file_plan)
     progress.advance(file_plan, have)
-    failures = 0
     if file_plan.size_bytes == 0:
         part.parent.mkdir(parents=True, exist_ok=True)
         part.touch()
+    best, failures, last_byte_at = have, 0, time.monotonic()
+    why = "no answer"
     while have < file_plan.size_bytes:
-        headers = build_hf_headers(library_name="quantpick", library_version=__version__)
-        if have:
-            headers["Range"] = f"bytes={have}-"
+        retry_after: str | None = None
         try:
-            with get_session().stream("GET", url, headers=headers, timeout=timeout_seconds()) as response:
-                if response.status_code >= 400:
+            headers = hub_headers({"Range": f"bytes={have}-"} if have else None)
+            with stream(url, headers=headers) as response:
+                if response.status_code in RETRY_STATUSES:
                     response.read()
-                    hf_raise_for_status(response)
-                part.parent.mkdir(parents=True, exist_ok=True)  # only once the Hub said yes: nothing left behind
-                if have and response.status_code == 200:  # the server ignored Range: start over
-                    digest, have = hashlib.sha256(), 0
-                    part.write_bytes(b"")
-                with open(part, "ab") as stream:
-                    for chunk in response.iter_bytes(CHUNK):
-                        stream.write(chunk)
-                        digest.update(chunk)
-                        have += len(chunk)
-                        progress.advance(file_plan, len(chunk))
+                    retry_after = response.headers.get("Retry-After")
+                    why = f"HTTP {response.status_code}"
+                else:
+                    part.parent.mkdir(parents=True, exist_ok=True)  # only once the Hub said yes
+                    if have and (response.status_code != 206 or not _range_starts_at(response, have)):
+                        digest, have = hashlib.sha256(), 0  # the server ignored Range: start over
+                        part.write_bytes(b"")
+                    with open(part, "ab") as sink:
+                        for chunk in response.iter_bytes():
+                            sink.write(chunk)
+                            digest.update(chunk)
+                            have += len(chunk)
+                            progress.advance(file_plan, len(chunk))
+                            if have > best:
+                                last_byte_at = time.monotonic()
+                            if have > file_plan.size_bytes:
+                                break
+                    why = f"the server sent {have} of {file_plan.size_bytes} bytes"
         except (httpx2.TransportError, ConnectionError, TimeoutError) as exc:
-            failures += 1
-            if failures > RETRIES:
-                raise HubError(
-                    f"connection lost while downloading {file_plan.repo_path} "
-                    f"({format_size(have)} of {format_size(file_plan.size_bytes)} kept): {exc}",
-                    code="network",
-                    hint="run the same command again to resume where it stopped",
-                ) from None
-            time.sleep(BACKOFF_SECONDS[min(failures - 1, len(BACKOFF_SECONDS) - 1)])
-            continue
+            why = _short_error(exc)
         except OSError as exc:
+            if isinstance(exc, httpx2.HTTPError) or type(exc).__module__.startswith("huggingface_hub"):
+                raise hub_error(exc, plan.repo, plan.revision, file_plan.repo_path) from exc
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise DownloadError(
                     f"disk full while writing {part} ({format_size(have)} kept)",
                     code="disk_full",
                     hint="free some space and run the same command again: the download resumes",
                 ) from None
-            if isinstance(exc, httpx2.HTTPError) or type(exc).__module__.startswith("huggingface_hub"):
-                raise hub_error(exc, plan.repo, plan.revision, file_plan.repo_path) from exc
             raise DownloadError(f"cannot write {part}: {exc.strerror or exc}", code="write_failed") from None
-        except Exception as exc:
-            if type(exc).__module__.startswith(("huggingface_hub", "httpx2")):
-                raise hub_error(exc, plan.repo, plan.revision, file_plan.repo_path) from exc
-            raise
         if have > file_plan.size_bytes:
             break
+        if have > best:
+            best, failures = have, 0
+            continue
+        if have >= file_plan.size_bytes:
+            break
+        failures += 1
+        silent = time.monotonic() - last_byte_at
+        if failures > RETRIES or silent >= timeout_seconds():
+            raise HubError(
+                f"download of {file_plan.repo_path} stopped making progress ({why}; "
+                f"{format_size(have)} of {format_size(file_plan.size_bytes)} kept)",
+                code="network",
+                hint="run the same command again to resume where it stopped; QUANTPICK_TIMEOUT sets the patience",
+            )
+        time.sleep(retry_delay(failures, retry_after) if retry_after is not None else _backoff(failures))
+    _finish(file_plan, part, digest, have, progress)
+
+
+def _backoff(failures: int) -> float:
+    return BACKOFF_SECONDS[min(failures - 1, len(BACKOFF_SECONDS) - 1)]
+
+
+def _range_starts_at(response: Any, offset: int) -> bool:
+    content_range = response.headers.get("Content-Range", "")
+    return bool(content_range.startswith(f"bytes {offset}-"))
+
+
+def _short_error(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _resume_digest(part: Path, size: int) -> tuple[Any, int]:
+    """The sha256 of the bytes already in `part` and their count (a part longer than the file is dropped)."""
+    digest, have = hashlib.sha256(), 0
+    try:
+        if part.stat().st_size > size:
+            part.unlink()
+            return digest, 0
+    except OSError:
+        return digest, 0
+    with open(part, "rb") as stream:
+        while block := stream.read(HASH_BLOCK):
+            digest.update(block)
+            have += len(block)
+    return digest, have
+
+
+def _finish(file_plan: FilePlan, part: Path, digest: Any, have: int, progress: Progress) -> None:
     if have != file_plan.size_bytes:
         part.unlink(missing_ok=True)
         raise DownloadError(

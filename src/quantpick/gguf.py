@@ -36,6 +36,29 @@ SHAPE_SUFFIXES = (
 )
 
 
+# Bounds on every header value that sizes a loop or an allocation (the largest models have a few hundred
+# layers, 262k vocabularies and 10M-token contexts; anything past these is not a real model).
+BOUNDS = {
+    "block_count": 4096,
+    "embedding_length": 1 << 20,
+    "context_length": 1 << 27,
+    "head_count": 1 << 16,
+    "head_count_kv": 1 << 16,
+    "key_length": 1 << 16,
+    "value_length": 1 << 16,
+    "expert_count": 1 << 16,
+    "expert_used_count": 1 << 16,
+    "sliding_window": 1 << 27,
+    "sliding_window_pattern": 4096,
+    "kv_lora_rank": 1 << 16,
+    "vocab_size": 1 << 24,
+}
+
+
+class ShapeOutOfRange(ValueError):
+    """A header value past BOUNDS: the shape is treated as unknown (the message names the key)."""
+
+
 class HeaderError(ValueError):
     """Not a GGUF header we can read (bad magic, unknown value type, a length past the data)."""
 
@@ -186,6 +209,8 @@ def shape_from_metadata(values: dict[str, Any]) -> ModelShape | None:
 
     block_count = get("block_count")
     if not block_count:
+        if isinstance(values.get(f"{arch}.block_count"), int) and values[f"{arch}.block_count"] < 0:
+            raise ShapeOutOfRange("block_count")
         return None
     pattern = values.get(f"{arch}.attention.sliding_window_pattern")
     if isinstance(pattern, list):
@@ -196,20 +221,41 @@ def shape_from_metadata(values: dict[str, Any]) -> ModelShape | None:
         pattern = None
     vocab = values.get("tokenizer.ggml.tokens")
     file_type = values.get("general.file_type")
-    return ModelShape(
-        architecture=arch,
-        block_count=block_count,
-        embedding_length=get("embedding_length"),
-        context_length=get("context_length"),
-        head_count=get("attention.head_count", allow_list=True),
-        head_count_kv=get("attention.head_count_kv", allow_list=True),
-        key_length=get("attention.key_length"),
-        value_length=get("attention.value_length"),
-        expert_count=get("expert_count"),
-        expert_used_count=get("expert_used_count"),
-        sliding_window=get("attention.sliding_window"),
-        sliding_window_pattern=pattern,
-        kv_lora_rank=get("attention.kv_lora_rank"),
-        vocab_size=vocab if isinstance(vocab, int) else None,
-        file_type=file_type if isinstance(file_type, int) else None,
+    return validated_shape(
+        ModelShape(
+            architecture=arch,
+            block_count=block_count,
+            embedding_length=get("embedding_length"),
+            context_length=get("context_length"),
+            head_count=get("attention.head_count", allow_list=True),
+            head_count_kv=get("attention.head_count_kv", allow_list=True),
+            key_length=get("attention.key_length"),
+            value_length=get("attention.value_length"),
+            expert_count=get("expert_count"),
+            expert_used_count=get("expert_used_count"),
+            sliding_window=get("attention.sliding_window"),
+            sliding_window_pattern=pattern,
+            kv_lora_rank=get("attention.kv_lora_rank"),
+            vocab_size=vocab if isinstance(vocab, int) else None,
+            file_type=file_type if isinstance(file_type, int) else None,
+        )
     )
+
+
+def validated_shape(shape: ModelShape) -> ModelShape:
+    """The shape, if every value is within BOUNDS (per-layer lists as long as the layer count at most)."""
+    if not isinstance(shape.architecture, str) or len(shape.architecture) > 256:
+        raise ShapeOutOfRange("architecture")
+    for key, limit in BOUNDS.items():
+        value = getattr(shape, key)
+        items = value if isinstance(value, list) else [value]
+        if isinstance(value, list) and len(value) > BOUNDS["block_count"]:
+            raise ShapeOutOfRange(key)
+        for item in items:
+            if item is None or isinstance(item, bool):
+                continue
+            if not isinstance(item, int) or not 0 <= item <= limit:
+                raise ShapeOutOfRange(key)
+    if shape.block_count < 1:
+        raise ShapeOutOfRange("block_count")
+    return shape

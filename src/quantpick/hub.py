@@ -14,9 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from quantpick import __version__
 from quantpick.errors import HubError, UsageError
-from quantpick.gguf import HeaderError, ModelShape, read_metadata, shape_from_metadata
+from quantpick.gguf import (
+    HeaderError,
+    ModelShape,
+    ShapeOutOfRange,
+    read_metadata,
+    shape_from_metadata,
+    validated_shape,
+)
+from quantpick.http import RETRIES
 from quantpick.naming import RepoFile
 
 HEADER_CHUNK = 256 * 1024
@@ -26,13 +33,6 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_REPO_ID = 96 + 1 + 96  # the Hub's limit on owner and name lengths
 AUTH_HINT = "run `hf auth login` or set HF_TOKEN with a token that has access"
-
-
-def timeout_seconds() -> float:
-    try:
-        return float(os.environ.get("QUANTPICK_TIMEOUT", "15"))
-    except ValueError:
-        return 15.0
 
 
 @dataclass
@@ -163,6 +163,9 @@ def is_offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE)
 
 
+MAX_LISTING_BYTES = 64 * 1024 * 1024  # a repo of 100,000 files lists in about 20 MiB
+
+
 def fetch_listing(repo: str, revision: str | None = None) -> Listing:
     """Every file of the repo at `revision` with size and sha256, in one request; offline: the saved listing."""
     validate_repo_id(repo)
@@ -175,32 +178,56 @@ def fetch_listing(repo: str, revision: str | None = None) -> Listing:
                 hint="run the same command once online; quantpick keeps the listing for offline use",
             )
         return cached
-    from huggingface_hub import HfApi
+    from urllib.parse import quote
 
-    api = HfApi(library_name="quantpick", library_version=__version__)
+    from huggingface_hub import constants
+
+    from quantpick.http import get_bytes
+
+    url = f"{constants.ENDPOINT}/api/models/{repo}"
+    if revision is not None:
+        url += f"/revision/{quote(revision, safe='')}"
     try:
-        info = api.model_info(repo, revision=revision, files_metadata=True, timeout=timeout_seconds())
-    except (KeyError, TypeError, AttributeError):  # huggingface_hub could not parse what the server sent
-        raise _invalid_listing(repo, "model info") from None
+        body = get_bytes(url, params={"blobs": True}, max_bytes=MAX_LISTING_BYTES)
     except expected_errors() as exc:
         raise hub_error(exc, repo, revision) from exc
     try:
-        files = []
-        for sibling in info.siblings or []:
-            lfs = sibling.lfs
-            size = sibling.size if sibling.size is not None else (lfs.size if lfs else 0)
-            sha256 = lfs.sha256 if lfs else None
-            files.append(_valid_file(sibling.rfilename, size, sha256))
-        listing = Listing(repo, _valid_commit(info.sha), revision, files, gated=bool(info.gated))
-    except (InvalidListing, AttributeError, TypeError) as exc:
-        raise _invalid_listing(repo, str(exc) or "file entry") from None
+        listing = listing_from_json(repo, revision, json.loads(body))
+    except (InvalidListing, ValueError, RecursionError) as exc:
+        what = str(exc) if isinstance(exc, InvalidListing) else "JSON"
+        raise _invalid_listing(repo, what) from None
     previous = load_cached_listing(repo, listing.revision)
-    if previous is not None and previous.files == files:
+    if previous is not None and previous.files == listing.files:
         listing.shapes = previous.shapes  # a commit never changes: its header is read once
         save_listing(listing, refs_only=True)
     else:
         save_listing(listing)
     return listing
+
+
+def listing_from_json(repo: str, revision: str | None, data: object) -> Listing:
+    """The Hub's model-info answer (with blobs), validated: raises InvalidListing naming the bad field."""
+    if not isinstance(data, dict):
+        raise InvalidListing("model info")
+    siblings = data.get("siblings")
+    if siblings is None:
+        siblings = []
+    if not isinstance(siblings, list):
+        raise InvalidListing("siblings")
+    files = []
+    for sibling in siblings:
+        if not isinstance(sibling, dict):
+            raise InvalidListing("file entry")
+        lfs = sibling.get("lfs")
+        if lfs is not None and not isinstance(lfs, dict):
+            raise InvalidListing("lfs entry")
+        size = sibling.get("size")
+        if size is None and lfs is not None:
+            size = lfs.get("size")
+        sha256 = lfs.get("sha256") if lfs is not None else None
+        files.append(_valid_file(sibling.get("rfilename"), 0 if size is None else size, sha256))
+    gated = data.get("gated", False)
+    return Listing(repo, _valid_commit(data.get("sha")), revision, files, gated=gated not in (False, None))
 
 
 def read_shape(listing: Listing, path: str) -> tuple[ModelShape | None, str]:
@@ -214,7 +241,8 @@ def read_shape(listing: Listing, path: str) -> tuple[ModelShape | None, str]:
     if listing.cached or is_offline():
         return None, "header not read (offline)"
     shape, status = _fetch_shape(listing, path)
-    if shape is not None or status in ("header: not a readable GGUF", "header: shape keys missing"):
+    remembered = ("header: not a readable GGUF", "header: shape keys missing", "header: out-of-range")
+    if shape is not None or status.startswith(remembered):
         # only what the file itself says is remembered; access and network failures are retried next time
         listing.shapes[path] = shape.to_dict() if shape else None
         save_listing(listing)
@@ -224,34 +252,33 @@ def read_shape(listing: Listing, path: str) -> tuple[ModelShape | None, str]:
 def _shape_from_cache(cached: dict[str, Any] | None) -> ModelShape | None:
     if not isinstance(cached, dict):
         return None
-    try:
-        return ModelShape.from_dict(cached)
-    except (TypeError, ValueError):
+    try:  # a saved shape is input too: bounded like a fresh one
+        return validated_shape(ModelShape.from_dict(cached))
+    except (TypeError, ValueError, ShapeOutOfRange):
         return None
 
 
 def _fetch_shape(listing: Listing, path: str) -> tuple[ModelShape | None, str]:
-    from huggingface_hub import get_session, hf_hub_url, hf_raise_for_status
-    from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # public, re-exported lazily
+    from huggingface_hub import hf_hub_url
+
+    from quantpick.http import get_bytes
 
     url = hf_hub_url(listing.repo, path, revision=listing.revision)
-    headers = build_hf_headers(library_name="quantpick", library_version=__version__)
-    headers["Range"] = f"bytes=0-{HEADER_MAX_BYTES - 1}"
-    buffer = bytearray()
-    values: dict[str, Any] = {}
-    parsed_length = -1
+    parsed: dict[str, Any] = {"values": {}, "at": HEADER_CHUNK}
+
+    def enough(buffer: bytearray) -> bool:
+        if len(buffer) < parsed["at"]:
+            return False
+        parsed["at"] = len(buffer) + HEADER_CHUNK
+        values, complete = read_metadata(bytes(buffer[:HEADER_MAX_BYTES]))
+        parsed["values"] = values
+        return complete  # stop reading: the rest is the tokenizer and tensor data
+
     try:
-        with get_session().stream("GET", url, headers=headers, timeout=timeout_seconds()) as response:
-            hf_raise_for_status(response)
-            next_parse = HEADER_CHUNK
-            for chunk in response.iter_bytes(64 * 1024):
-                buffer += chunk
-                if len(buffer) >= next_parse or len(buffer) >= HEADER_MAX_BYTES:
-                    next_parse = len(buffer) + HEADER_CHUNK
-                    values, complete = read_metadata(bytes(buffer[:HEADER_MAX_BYTES]))
-                    parsed_length = len(buffer)
-                    if complete or len(buffer) >= HEADER_MAX_BYTES:
-                        break  # stop reading: the rest is the tokenizer and tensor data
+        body = get_bytes(
+            url, headers={"Range": f"bytes=0-{HEADER_MAX_BYTES - 1}"}, max_bytes=HEADER_MAX_BYTES, stop=enough
+        )
+        values, _complete = read_metadata(body)
     except HeaderError:
         return None, "header: not a readable GGUF"
     except expected_errors() as exc:
@@ -259,12 +286,10 @@ def _fetch_shape(listing: Listing, path: str) -> tuple[ModelShape | None, str]:
         if mapped.code in ("gated", "repo_not_found", "unauthorized"):
             return None, f"header: {mapped.code}"
         return None, "header: network error"
-    if parsed_length != len(buffer):  # the body ended between two parses: read what came last
-        try:
-            values, _complete = read_metadata(bytes(buffer[:HEADER_MAX_BYTES]))
-        except HeaderError:
-            return None, "header: not a readable GGUF"
-    shape = shape_from_metadata(values)
+    try:
+        shape = shape_from_metadata(values)
+    except ShapeOutOfRange as exc:
+        return None, f"header: out-of-range {exc}"
     return shape, ("header" if shape else "header: shape keys missing")
 
 
@@ -276,7 +301,11 @@ def expected_errors() -> tuple[type[BaseException], ...]:
     import httpx2
     from huggingface_hub import errors as hf_errors
 
+    from quantpick.http import BodyTooLarge, RetryableStatus
+
     return (
+        RetryableStatus,
+        BodyTooLarge,
         hf_errors.HfHubHTTPError,
         hf_errors.OfflineModeIsEnabled,
         hf_errors.HFValidationError,
@@ -348,6 +377,18 @@ def _network(exc: BaseException, repo: str, rev: str, path: str | None) -> HubEr
     )
 
 
+def _busy(exc: BaseException, repo: str, rev: str, path: str | None) -> HubError:
+    return HubError(
+        f"the Hub is busy: {exc} for {repo}, after {RETRIES} retries",
+        code="hub_busy",
+        hint="try again in a few minutes",
+    )
+
+
+def _too_large(exc: BaseException, repo: str, rev: str, path: str | None) -> HubError:
+    return HubError(f"the Hub sent an invalid listing for {repo} ({exc})", code="invalid_listing")
+
+
 def _validation(exc: BaseException, repo: str, rev: str, path: str | None) -> HubError:
     return HubError(f"invalid repo id or revision: {_short(exc)}", code="invalid_argument")
 
@@ -356,7 +397,12 @@ def _error_table() -> dict[type[BaseException], _ErrorBuilder]:
     import httpx2
     from huggingface_hub import errors as hf_errors
 
+    from quantpick.http import BodyTooLarge, DeadlineExceeded, RetryableStatus
+
     return {
+        RetryableStatus: _busy,
+        BodyTooLarge: _too_large,
+        DeadlineExceeded: _network,
         hf_errors.GatedRepoError: _gated,
         hf_errors.RevisionNotFoundError: _revision_not_found,
         hf_errors.RepositoryNotFoundError: _repo_not_found,
