@@ -107,14 +107,7 @@ def isolated_hf_home(isolated_session, tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_HOME", str(home))
-    hub = _SESSION["hub"]
-    hub.drop_after.clear()
-    hub.cut_always.clear()
-    hub.stall_after.clear()
-    hub.corrupt.clear()
-    hub.release.clear()
-    hub.stalled.clear()
-    hub.hang_api = False
+    _SESSION["hub"].reset_faults()
     return home
 
 

@@ -68,6 +68,13 @@ class LocalHub:
         self.release = threading.Event()
         self.corrupt: set[str] = set()  # paths served with one byte flipped
         self.hang_api = False  # accept model-info requests and never answer them
+        # Hostile behaviours for tests/faults (reset by the tests' autouse fixture through reset_faults):
+        self.api_override: dict[str, object] = {}  # repo -> the JSON its model info answers with
+        self.script: dict[str, list[tuple[int, dict]]] = {}  # path part -> (status, headers) answered first
+        self.drip: dict[str, float] = {}  # path part -> seconds between single bytes of the body
+        self.throttle: dict[str, float] = {}  # file path -> seconds per 256 KiB block
+        self.short_body: dict[str, int] = {}  # file path -> send only this many bytes, as a 200 ignoring Range
+        self.hang_resolve: set[str] = set()  # file paths whose downloads send headers, then nothing
         self.server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -97,6 +104,21 @@ class LocalHub:
         repo.refs.setdefault("main", commit)
         self.repos[repo_id] = repo
         return repo
+
+    def reset_faults(self) -> None:
+        self.drop_after.clear()
+        self.cut_always.clear()
+        self.stall_after.clear()
+        self.corrupt.clear()
+        self.release.clear()
+        self.stalled.clear()
+        self.hang_api = False
+        self.api_override.clear()
+        self.script.clear()
+        self.drip.clear()
+        self.throttle.clear()
+        self.short_body.clear()
+        self.hang_resolve.clear()
 
     def count(self, method: str | None = None, path_contains: str = "") -> int:
         return sum(1 for r in self.requests if (method is None or r.method == method) and path_contains in r.path)
@@ -207,9 +229,40 @@ def _make_handler(hub: LocalHub):
                 entry["lfs"] = {"oid": repo.sha256(path), "size": len(repo.files[path]), "pointerSize": 134}
             return entry
 
+        def _scripted(self, path: str, head: bool) -> bool:
+            for part, answers in hub.script.items():
+                if part in path and answers:
+                    status, headers = answers.pop(0)
+                    self._error(status, "Scripted", f"scripted {status}", head, headers)
+                    return True
+            return False
+
+        def _dripped(self, path: str, body: bytes) -> bool:
+            delay = next((d for part, d in hub.drip.items() if part in path), None)
+            if delay is None:
+                return False
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            record = self._record(200, 0)
+            try:
+                for index in range(len(body)):
+                    if hub.release.wait(delay):
+                        break
+                    self.wfile.write(body[index : index + 1])
+                    self.wfile.flush()
+                    record.body_bytes = index + 1
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
+            return True
+
         def _dispatch(self, head: bool):
             split = urlsplit(self.path)
             path, query = split.path, parse_qs(split.query)
+            if self._scripted(path, head):
+                return
             if match := _TREE.match(path):
                 repo = self._repo(match.group(1), head)
                 if repo is None or self._commit(repo, match.group(2), head) is None:
@@ -229,7 +282,10 @@ def _make_handler(hub: LocalHub):
                 commit = self._commit(repo, match.group(2), head)
                 if commit is None:
                     return
-                blobs = query.get("blobs", ["false"])[0] == "true"
+                if repo.repo_id in hub.api_override:
+                    override = json.dumps(hub.api_override[repo.repo_id]).encode()
+                    return self._send(200, override, {"Content-Type": "application/json"})
+                blobs = query.get("blobs", ["false"])[0].lower() == "true"
                 siblings = []
                 for name in sorted(repo.files):
                     sibling = {"rfilename": name}
@@ -243,6 +299,19 @@ def _make_handler(hub: LocalHub):
                             }
                     siblings.append(sibling)
                 gated = "manual" if repo.gated else False
+                info = json.dumps(
+                    {
+                        "id": repo.repo_id,
+                        "modelId": repo.repo_id,
+                        "sha": commit,
+                        "private": repo.private,
+                        "gated": gated,
+                        "siblings": siblings,
+                        "tags": ["gguf"],
+                    }
+                ).encode()
+                if self._dripped(path, info):
+                    return None
                 return self._json(
                     {
                         "id": repo.repo_id,
@@ -296,6 +365,9 @@ def _make_handler(hub: LocalHub):
                         return self._send(416, b"", {"Content-Range": f"bytes */{len(data)}"}, head=head)
                     status = 206
                     headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+            if file_path in hub.short_body:
+                start, end, status = 0, min(hub.short_body[file_path], len(data)) - 1, 200
+                headers.pop("Content-Range", None)
             body = memoryview(data)[start : end + 1]
             if file_path in hub.corrupt and len(body):
                 corrupted = bytearray(body)
@@ -309,6 +381,11 @@ def _make_handler(hub: LocalHub):
             record = self._record(status, 0)
             if head:
                 return None
+            if file_path in hub.hang_resolve:
+                hub.release.wait(60)
+                self.close_connection = True
+                return None
+            throttle = hub.throttle.get(file_path)
             limit = hub.drop_after.pop(file_path, hub.cut_always.get(file_path))
             stall = hub.stall_after.pop(file_path, None)
             sent = 0
@@ -331,6 +408,9 @@ def _make_handler(hub: LocalHub):
                     self.wfile.write(body[sent : sent + step])
                     sent += step
                     record.body_bytes = sent
+                    if throttle:
+                        self.wfile.flush()
+                        hub.release.wait(throttle)
                 self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True

@@ -637,7 +637,7 @@ def plan_document(result: SizesPlan) -> PlanDocument:
         "schema_version": SCHEMA_VERSION,
         "hardware": hardware_doc(result.hardware),
         "budget": budget_doc(result.budget),
-        "ctx": result.options.ctx,
+        "ctx": result.plans[0].reserve.ctx if result.plans else result.options.ctx or 8192,
         "sizes": [size_plan_doc(p) for p in result.plans],
         "note": "sizes estimated from the catalog's effective bpw; pass a REPO for real file sizes",
     }

@@ -78,9 +78,20 @@ def retry_delay(attempt: int, retry_after: str | None) -> float:
 
 
 def hub_headers(extra: dict[str, str] | None = None) -> dict[str, str]:
-    from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # public, re-exported lazily
+    """The user agent and the token, chosen as huggingface_hub chooses it.
 
-    headers: dict[str, str] = build_hf_headers(library_name="quantpick", library_version=__version__)
+    Not huggingface_hub's build_hf_headers: unless telemetry is off, it first asks the Hub for its registry
+    of AI-agent harnesses (one more request, up to 3 s, and a file written in HF_HOME) to tag the user agent.
+    """
+    import platform
+
+    from huggingface_hub import __version__ as hub_version
+    from huggingface_hub import constants, get_token
+
+    headers = {"user-agent": f"quantpick/{__version__}; hf_hub/{hub_version}; python/{platform.python_version()}"}
+    token = None if constants.HF_HUB_DISABLE_IMPLICIT_TOKEN else get_token()
+    if token:
+        headers["authorization"] = f"Bearer {token}"
     headers.update(extra or {})
     return headers
 

@@ -25,6 +25,8 @@ from quantpick.sizes import format_size
 from quantpick.states import MODES, PREFERENCES, Backend, BudgetMode, Mode, Placement, Preference, Verdict
 
 IQUANT_BACKENDS: tuple[Backend, ...] = ("cuda", "rocm")  # I-quants give more quality per byte below Q4 there
+DEFAULT_CTX = 8192  # the context planned for when none is given (clamped to the model's trained context)
+MAX_CTX = 1 << 27
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Reason:
 @dataclass(frozen=True)
 class Options:
     mode: Mode = "auto"
-    ctx: int = 8192
+    ctx: int | None = None  # None: DEFAULT_CTX, or the model's trained context when that is shorter
     reserve_bytes: int | None = None
     prefer: Preference = "auto"
     quant: str | None = None  # an explicit choice; floats only this way
@@ -50,8 +52,17 @@ class Options:
             raise InvalidValue(
                 "prefer", f"unknown preference {self.prefer!r}", hint=f"use one of: {', '.join(PREFERENCES)}"
             )
-        if self.ctx < 1:
-            raise InvalidValue("ctx", f"the context must be a positive number of tokens, got {self.ctx}")
+        if self.ctx is not None and not 1 <= self.ctx <= MAX_CTX:
+            raise InvalidValue(
+                "ctx", f"the context must be 1 to {MAX_CTX} tokens, got {self.ctx}", hint="e.g. 8192 or 32768"
+            )
+
+    def context_for(self, shape: ModelShape | None) -> int:
+        """The context to plan for: the one asked for, else DEFAULT_CTX within the model's trained context."""
+        if self.ctx is not None:
+            return self.ctx
+        trained = shape.context_length if shape is not None else None
+        return min(DEFAULT_CTX, trained) if trained else DEFAULT_CTX
         if self.reserve_bytes is not None and self.reserve_bytes < 0:
             raise InvalidValue("reserve", "the reserve cannot be negative")
 
@@ -275,7 +286,8 @@ def recommend(
     repo: str | None = None,
 ) -> Recommendation:
     """Pick the quant of `parsed` for `hw`; raise NoFitError when nothing fits, UsageError for an unknown quant."""
-    reserve = estimate_reserve(shape, options.ctx, options.reserve_bytes)
+    ctx = options.context_for(shape)
+    reserve = estimate_reserve(shape, ctx, options.reserve_bytes)
     budget = compute_budget(hw)
     candidates = [Candidate(g.label, g.quant, g.size_bytes, g) for g in parsed.quants]
     for cand, group in zip(candidates, parsed.quants, strict=True):
@@ -289,6 +301,17 @@ def recommend(
                 "the model header could not be read: reserve is 2 GiB, the top of the model cards' band",
             )
         )
+    trained = shape.context_length if shape is not None else None
+    if trained and ctx > trained:
+        notes.append(
+            Reason(
+                "ctx_beyond_trained",
+                f"a context of {ctx} tokens is longer than the model's trained context ({trained}): "
+                "output may degrade past it unless the model card says how to extend it",
+            )
+        )
+    elif options.ctx is None and ctx < DEFAULT_CTX:
+        notes.append(Reason("ctx_trained", f"context {ctx}: the model's trained context, below the default 8192"))
 
     if options.quant is not None:
         chosen = next(
@@ -483,9 +506,11 @@ def _no_fit(
     fitting_ctx: int | None = None
     if shape is not None and reserve.source == "estimate":
         room = limit - smallest.size_bytes - overhead_bytes(shape)
-        ctx = max_context_within(shape, room, options.ctx) if room > 0 else 0
-        if CELL_PADDING <= ctx < options.ctx:
-            fitting_ctx = ctx
+        wanted = options.context_for(shape)
+        ceiling = min(wanted, shape.context_length) if shape.context_length else wanted
+        ctx = max_context_within(shape, room, ceiling) if room > 0 else 0
+        if CELL_PADDING <= ctx < wanted:
+            fitting_ctx = ctx  # never past the model's trained context
     hints = []
     if fitting_ctx is not None and shape is not None:
         hints.append(
@@ -552,7 +577,7 @@ def plan_without_repo(
     plans = []
     for params in sizes:
         ref_size, shape = reference_shape(params)
-        reserve = estimate_reserve(shape, options.ctx, options.reserve_bytes)
+        reserve = estimate_reserve(shape, options.ctx or DEFAULT_CTX, options.reserve_bytes)
         candidates = []
         for quant in types:
             bpw = quant.bpw_effective or quant.bpw_nominal

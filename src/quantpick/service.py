@@ -6,6 +6,7 @@ re-exported from `quantpick`). Nothing here parses flags or prints.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -70,10 +71,11 @@ class GetPlan:
 
         pick = self.recommendation.pick if self.recommendation else None
         mmproj_path = str(self.download.files[-1].path) if self.mmproj is not None else None
+        ctx = self.recommendation.reserve.ctx if self.recommendation else self.options.context_for(self.view.shape)
         return llama_server_command(
             self.view.repo,
             pick,
-            self.options.ctx,
+            ctx,
             model_path=str(self.download.model_path),
             mmproj_path=mmproj_path,
         )
@@ -155,7 +157,7 @@ def recommend(
     opts = options or Options()
     view = load_repo(repo, revision)
     result = apply_rules(hw, view.parsed, view.shape, view.catalog, opts, repo=repo)
-    command = llama_server_command(repo, result.pick, opts.ctx)
+    command = llama_server_command(repo, result.pick, result.reserve.ctx)
     return RepoRecommendation(view, hw, opts, result, command)
 
 
@@ -230,8 +232,13 @@ def plan_get(
     return GetPlan(view, hw, opts, result, group, projector, download, warnings)
 
 
-def run_get(plan: GetPlan, progress: Progress | None = None) -> GetPlan:
-    """Fetch what is missing, verify every sha256, link the files in place."""
+def run_get(
+    plan: GetPlan, progress: Progress | None = None, *, on_wait: Callable[[str], None] | None = None
+) -> GetPlan:
+    """Fetch what is missing, verify every sha256, link the files in place.
+
+    `on_wait` hears when another process holds a file's lock (it is fetching the same file).
+    """
     from quantpick.download import execute
     from quantpick.hub import is_offline
 
@@ -243,7 +250,7 @@ def run_get(plan: GetPlan, progress: Progress | None = None) -> GetPlan:
                 code="offline",
                 hint="unset HF_HUB_OFFLINE to download them",
             )
-    execute(plan.download, progress)
+    execute(plan.download, progress, on_wait=on_wait)
     return plan
 
 

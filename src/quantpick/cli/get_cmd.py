@@ -106,7 +106,7 @@ def get_command(
         None, "--mmproj", metavar="QUANT", help="Fetch the vision projector of this precision (F16, BF16, Q8_0)."
     ),
     mode: ModeOpt = "auto",
-    context: CtxOpt = 8192,
+    context: CtxOpt = None,
     reserve: ReserveOpt = None,
     prefer: PreferOpt = "auto",
     vram: VramOpt = None,
@@ -144,9 +144,9 @@ def get_command(
         return
     if out.interactive and plan.download.bytes_to_fetch:
         with RichProgress(out.err, sum(f.size_bytes for f in plan.download.files)) as progress:
-            service.run_get(plan, progress)
+            service.run_get(plan, progress, on_wait=out.info)
     else:
-        service.run_get(plan)
+        service.run_get(plan, on_wait=out.info)
     _report(out, plan, dry_run=False)
     if not out.json_mode:
         out.hint("run it: " + plan.command)

@@ -25,7 +25,15 @@ RevisionOpt = Annotated[
 ]
 ModeOpt = Annotated[str, typer.Option("--mode", metavar="MODE", help="auto | speed (GPU only) | quality (GPU + RAM).")]
 CtxOpt = Annotated[
-    int, typer.Option("--ctx", "-c", metavar="TOKENS", help="Context length to plan the KV cache for, in tokens.")
+    int | None,
+    typer.Option(
+        "--ctx",
+        "-c",
+        metavar="TOKENS",
+        help="Context length to plan the KV cache for, in tokens (default: 8192, or the model's trained context "
+        "when that is shorter).",
+        show_default=False,
+    ),
 ]
 ReserveOpt = Annotated[
     str | None,
@@ -64,7 +72,12 @@ def output(ctx: typer.Context) -> Output:
 
 
 def plan_options(
-    *, mode: str = "auto", ctx: int = 8192, reserve: str | None = None, prefer: str = "auto", quant: str | None = None
+    *,
+    mode: str = "auto",
+    ctx: int | None = None,
+    reserve: str | None = None,
+    prefer: str = "auto",
+    quant: str | None = None,
 ) -> Options:
     from quantpick.rules import Options
     from quantpick.sizes import parse_size

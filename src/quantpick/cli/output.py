@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Output", "OutputClosed", "clean", "format_size", "json_requested", "plain"]
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
 def json_requested(argv: list[str]) -> bool:
@@ -65,7 +65,12 @@ class Output:
         if self._out is None:
             from rich.console import Console
 
-            self._out = Console(file=sys.stdout, highlight=False, soft_wrap=False)
+            class DataConsole(Console):
+                def on_broken_pipe(self) -> None:  # rich's own answer is SystemExit(1): ours is exit 141
+                    self.quiet = True
+                    raise OutputClosed(BrokenPipeError(errno.EPIPE, "Broken pipe"))
+
+            self._out = DataConsole(file=sys.stdout, highlight=False, soft_wrap=False)
         return self._out
 
     @property

@@ -74,7 +74,7 @@ def recommend_command(
         None, help="Hub repo id; omit for a table of common model sizes.", show_default=False
     ),
     mode: ModeOpt = "auto",
-    context: CtxOpt = 8192,
+    context: CtxOpt = None,
     reserve: ReserveOpt = None,
     prefer: PreferOpt = "auto",
     quant: QuantOpt = None,
@@ -125,7 +125,7 @@ def render_recommendation(out: Output, result: RepoRecommendation) -> None:
         out.show(
             plain(
                 f"reserve: {format_size(reserve.total_bytes)} = KV cache {format_size(reserve.kv_cache_bytes)} "
-                f"({result.options.ctx} tokens, f16) + overhead {format_size(reserve.overhead_bytes)}"
+                f"({reserve.ctx} tokens, f16) + overhead {format_size(reserve.overhead_bytes)}"
                 f"  ({view.shape_status})"
             )
         )
@@ -177,7 +177,7 @@ def render_plan(out: Output, plan: SizesPlan) -> None:
     for line in budget.explanation:
         out.show(plain(f"  {line}"))
     table = Table(
-        title=f"best quant per model size (context {plan.options.ctx}, sizes estimated from bpw)",
+        title=f"best quant per model size (context {plan.plans[0].reserve.ctx}, sizes estimated from bpw)",
         title_justify="left",
     )
     table.add_column("model")

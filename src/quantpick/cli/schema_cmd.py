@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
 from quantpick.cli.options import JsonOpt, output
@@ -30,7 +28,7 @@ def schema_command(
     out = output(ctx)
     if command not in NAMES:
         raise InvalidValue(None, f"no schema for {command[:40]!r}", hint=f"use one of: {', '.join(NAMES)}")
-    out.line(json.dumps(json_schema(command), indent=2))
+    out.json(json_schema(command))  # a JSON document, with or without --json
 
 
 def register(app: typer.Typer) -> None:
