@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from quantpick.errors import HubError, UsageError
+from quantpick.errors import HubError, InvalidValue, UsageError
 from quantpick.gguf import (
     HeaderError,
     ModelShape,
@@ -63,6 +63,23 @@ def validate_repo_id(repo: str) -> None:
             hint="write it as OWNER/NAME, e.g. bartowski/Qwen_Qwen3-8B-GGUF",
             code="invalid_repo_id",
         )
+
+
+def validate_revision(revision: str | None) -> None:
+    """A branch, tag or commit: it becomes a path (refs/<revision>) in the cache, so no '..' and no control bytes."""
+    if revision is None:
+        return
+    parts = revision.split("/")
+    bad = (
+        not revision
+        or len(revision) > 256
+        or revision.startswith("/")
+        or any(part in ("", ".", "..") for part in parts)
+        or any(ord(c) < 32 or c in "\\\x7f" for c in revision)
+    )
+    if bad:
+        shown = revision if len(revision) <= 60 else revision[:60] + "..."
+        raise InvalidValue("revision", f"{shown!r} is not a branch, tag or commit", hint="e.g. main, v1.0 or a sha")
 
 
 # --- the offline listing cache -------------------------------------------------------------------------
@@ -169,6 +186,7 @@ MAX_LISTING_BYTES = 64 * 1024 * 1024  # a repo of 100,000 files lists in about 2
 def fetch_listing(repo: str, revision: str | None = None) -> Listing:
     """Every file of the repo at `revision` with size and sha256, in one request; offline: the saved listing."""
     validate_repo_id(repo)
+    validate_revision(revision)
     if is_offline():
         cached = load_cached_listing(repo, revision)
         if cached is None:

@@ -350,3 +350,11 @@ def test_list_and_recommend_send_two_requests_even_with_telemetry_on(cli, hub, m
         assert cli(*args, "--json").exit_code == 0
         paths = [r.path for r in hub.requests]
         assert len(paths) == 2 and paths[0].startswith("/api/models/") and "/resolve/" in paths[1], paths
+
+
+@pytest.mark.parametrize("revision", ["../../../outside", "/abs", "a//b", "bad\nname", "x" * 300])
+def test_a_revision_that_would_be_a_path_outside_is_refused(cli, revision, tmp_path, isolated_hf_home):
+    before = files_under(tmp_path)
+    error = one_error(cli("get", REPO, "--revision", revision, "--ram", "2GiB", "--json"), 2, "invalid_value")
+    assert error["message"].startswith("--revision") and len(error["message"]) < 200
+    assert files_under(tmp_path) == before
