@@ -12,9 +12,10 @@ import json
 import re
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 
 @dataclass
@@ -75,6 +76,14 @@ class LocalHub:
         self.throttle: dict[str, float] = {}  # file path -> seconds per 256 KiB block
         self.short_body: dict[str, int] = {}  # file path -> send only this many bytes, as a 200 ignoring Range
         self.hang_resolve: set[str] = set()  # file paths whose downloads send headers, then nothing
+        self.no_range: set[str] = set()  # file paths served whole (200) whatever Range asks
+        # A CDN: resolve answers 302 to /cdn/..., which serves the bytes (as the Hub's LFS files are served).
+        self.cdn_redirect = False
+        # Bandwidth caps in bytes/s (None: loopback speed): per connection, as a CDN caps one stream, and total.
+        self.per_connection_bps: float | None = None
+        self.total_bps: float | None = None
+        self._pace_lock = threading.Lock()
+        self._pace_next = 0.0
         self.server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -119,6 +128,19 @@ class LocalHub:
         self.throttle.clear()
         self.short_body.clear()
         self.hang_resolve.clear()
+        self.no_range.clear()
+        self.cdn_redirect = False
+        self.per_connection_bps = None
+        self.total_bps = None
+
+    def pace(self, num_bytes: int) -> float:
+        """When this many more bytes may leave under the total cap (a shared clock)."""
+        if not self.total_bps:
+            return 0.0
+        with self._pace_lock:
+            start = max(time.monotonic(), self._pace_next)
+            self._pace_next = start + num_bytes / self.total_bps
+        return start
 
     def count(self, method: str | None = None, path_contains: str = "") -> int:
         return sum(1 for r in self.requests if (method is None or r.method == method) and path_contains in r.path)
@@ -127,7 +149,7 @@ class LocalHub:
         return sum(
             r.body_bytes
             for r in self.requests
-            if path_contains in r.path and r.method == "GET" and "/resolve/" in r.path
+            if path_contains in r.path and r.method == "GET" and ("/resolve/" in r.path or r.path.startswith("/cdn/"))
         )
 
     def reset_counts(self) -> None:
@@ -144,6 +166,7 @@ _MODEL = re.compile(r"^/api/models/([^/]+/[^/]+?)(?:/revision/(.+))?$")
 _TREE = re.compile(r"^/api/models/([^/]+/[^/]+)/tree/([^/]+)(?:/(.*))?$")
 _PATHS = re.compile(r"^/api/models/([^/]+/[^/]+)/paths-info/([^/]+)$")
 _RESOLVE = re.compile(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$")
+_CDN = re.compile(r"^/cdn/([^/]+/[^/]+)/([^/]+)/(.+)$")
 
 
 def _make_handler(hub: LocalHub):
@@ -323,11 +346,13 @@ def _make_handler(hub: LocalHub):
                         "tags": ["gguf"],
                     }
                 )
+            if match := _CDN.match(path):
+                return self._resolve(match, head, cdn=True)
             if match := _RESOLVE.match(path):
                 return self._resolve(match, head)
             self._error(404, "NotFound", "no such endpoint", head)
 
-        def _resolve(self, match, head: bool):
+        def _resolve(self, match, head: bool, cdn: bool = False):
             repo = self._repo(match.group(1), head)
             if repo is None:
                 return
@@ -342,6 +367,10 @@ def _make_handler(hub: LocalHub):
                 return self._error(status, "GatedRepo", "Access to this model is restricted", head)
             data = repo.files[file_path]
             etag = repo.sha256(file_path) if repo.lfs(file_path) else repo.blob_id(file_path)
+            if hub.cdn_redirect and not cdn and repo.lfs(file_path):
+                location = f"/cdn/{repo.repo_id}/{commit}/{quote(file_path)}"
+                linked = {"X-Linked-Size": str(len(data)), "X-Linked-Etag": f'"{etag}"', "X-Repo-Commit": commit}
+                return self._send(302, b"", {"Location": location, **linked}, head=head)
             headers = {
                 "X-Repo-Commit": commit,
                 "ETag": f'"{etag}"',
@@ -352,7 +381,7 @@ def _make_handler(hub: LocalHub):
                 headers.update({"X-Linked-Size": str(len(data)), "X-Linked-Etag": f'"{etag}"'})
             start, end, status = 0, len(data) - 1, 200
             range_header = self.headers.get("Range")
-            if range_header:
+            if range_header and file_path not in hub.no_range:
                 parsed = re.match(r"bytes=(\d*)-(\d*)$", range_header.strip())
                 if parsed:
                     first, last = parsed.groups()
@@ -389,9 +418,18 @@ def _make_handler(hub: LocalHub):
             limit = hub.drop_after.pop(file_path, hub.cut_always.get(file_path))
             stall = hub.stall_after.pop(file_path, None)
             sent = 0
+            capped = hub.per_connection_bps or hub.total_bps
+            began = time.monotonic()
             try:
                 while sent < len(body):
-                    step = min(256 * 1024, len(body) - sent)
+                    step = min(64 * 1024 if capped else 256 * 1024, len(body) - sent)
+                    if capped:
+                        at = hub.pace(step)
+                        if hub.per_connection_bps:
+                            at = max(at, began + sent / hub.per_connection_bps)
+                        delay = at - time.monotonic()
+                        if delay > 0:
+                            time.sleep(delay)
                     if limit is not None:
                         step = min(step, limit - sent)
                         if step <= 0:

@@ -51,6 +51,7 @@ TOP_LEVEL = {
         "bytes_to_download",
         "free_bytes",
         "command",
+        "transfer",
         "notes",
     },
     "catalog": {"schema_version", "catalog", "quants", "prefix_variants", "sources", "quality_scales"},

@@ -131,7 +131,19 @@ def test_a_corrupted_file_on_disk_is_replaced(cli, tmp_path):
 def test_connection_cut_mid_file_resumes_with_range(cli, hub, tmp_path, fast_retries):
     hub.drop_after["Big-Q8_0.gguf"] = 2 * MiB + 12345
     hub.reset_counts()
-    result = cli("get", BIG_REPO, "--quant", "Q8_0", "--local-dir", str(tmp_path), "--ram", "2GiB", "--json")
+    result = cli(
+        "get",
+        BIG_REPO,
+        "--quant",
+        "Q8_0",
+        "--local-dir",
+        str(tmp_path),
+        "--ram",
+        "2GiB",
+        "--connections",
+        "1",
+        "--json",
+    )
     assert result.exit_code == 0, result
     assert (tmp_path / "Big-Q8_0.gguf").read_bytes() == BIG_FILES["Big-Q8_0.gguf"]
     ranges = [r.range for r in hub.requests if r.path.endswith("Big-Q8_0.gguf") and r.method == "GET"]
@@ -142,7 +154,19 @@ def test_connection_cut_mid_file_resumes_with_range(cli, hub, tmp_path, fast_ret
 def test_network_lost_for_good_keeps_the_part_and_says_resume(cli, hub, tmp_path, fast_retries):
     hub.drop_after["Big-Q8_0.gguf"] = 1 * MiB + 100
     hub.cut_always["Big-Q8_0.gguf"] = 0
-    result = cli("get", BIG_REPO, "--quant", "Q8_0", "--local-dir", str(tmp_path), "--ram", "2GiB", "--json")
+    result = cli(
+        "get",
+        BIG_REPO,
+        "--quant",
+        "Q8_0",
+        "--local-dir",
+        str(tmp_path),
+        "--ram",
+        "2GiB",
+        "--connections",
+        "1",
+        "--json",
+    )
     assert result.exit_code == 4
     assert result.json["error"]["code"] == "network" and "resume" in result.json["error"]["hint"]
     assert not (tmp_path / "Big-Q8_0.gguf").exists()
@@ -150,7 +174,19 @@ def test_network_lost_for_good_keeps_the_part_and_says_resume(cli, hub, tmp_path
     assert part.stat().st_size == 1 * MiB + 100  # every byte that arrived before the cut is kept
     hub.cut_always.clear()
     hub.reset_counts()
-    done = cli("get", BIG_REPO, "--quant", "Q8_0", "--local-dir", str(tmp_path), "--ram", "2GiB", "--json")
+    done = cli(
+        "get",
+        BIG_REPO,
+        "--quant",
+        "Q8_0",
+        "--local-dir",
+        str(tmp_path),
+        "--ram",
+        "2GiB",
+        "--connections",
+        "1",
+        "--json",
+    )
     assert done.exit_code == 0 and done.json["files"][0]["status"] == "resumed"
     assert hub.body_bytes("Big-Q8_0") == 5 * MiB - 100
 
@@ -184,6 +220,8 @@ def test_killed_download_resumes_from_the_bytes_on_disk(cli, hub, tmp_path, isol
             str(tmp_path),
             "--ram",
             "2GiB",
+            "--connections",
+            "1",
         ],
         env=_subprocess_env(isolated_hf_home),
         stdout=subprocess.PIPE,
@@ -206,7 +244,19 @@ def test_killed_download_resumes_from_the_bytes_on_disk(cli, hub, tmp_path, isol
     kept = part.stat().st_size
     assert kept >= 3 * MiB
     hub.reset_counts()
-    result = cli("get", BIG_REPO, "--quant", "Q8_0", "--local-dir", str(tmp_path), "--ram", "2GiB", "--json")
+    result = cli(
+        "get",
+        BIG_REPO,
+        "--quant",
+        "Q8_0",
+        "--local-dir",
+        str(tmp_path),
+        "--ram",
+        "2GiB",
+        "--connections",
+        "1",
+        "--json",
+    )
     assert result.exit_code == 0, result
     assert result.json["files"][0]["status"] == "resumed"
     assert (tmp_path / "Big-Q8_0.gguf").read_bytes() == BIG_FILES["Big-Q8_0.gguf"]

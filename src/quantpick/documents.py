@@ -250,6 +250,16 @@ class GetFileDoc(TypedDict):
     part_bytes: int
 
 
+class TransferDoc(TypedDict):
+    """What the download did: bytes fetched this run, wall seconds, connections, CPU seconds hashing."""
+
+    bytes_fetched: int
+    seconds: float
+    connections: int
+    segmented: bool
+    hash_seconds: float
+
+
 class GetDocument(TypedDict):
     schema_version: SchemaVersion
     repo: str
@@ -264,6 +274,7 @@ class GetDocument(TypedDict):
     bytes_to_download: int
     free_bytes: int | None
     command: str
+    transfer: TransferDoc | None
     notes: list[str]
 
 
@@ -659,5 +670,14 @@ def get_document(plan: GetPlan, *, dry_run: bool) -> GetDocument:
         "bytes_to_download": download.bytes_to_fetch,
         "free_bytes": download.free_bytes,
         "command": plan.command,
+        "transfer": None
+        if dry_run
+        else {
+            "bytes_fetched": download.stats.bytes_fetched,
+            "seconds": round(download.stats.seconds, 3),
+            "connections": download.stats.connections,
+            "segmented": download.stats.segmented,
+            "hash_seconds": round(download.stats.hash_seconds, 3),
+        },
         "notes": list(download.notes),
     }

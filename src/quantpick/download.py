@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ from quantpick.http import BACKOFF_SECONDS, RETRIES
 from quantpick.naming import RepoFile
 from quantpick.sizes import MiB, format_size
 from quantpick.states import FileStatus, Layout
+from quantpick.transfer import DEFAULT_CONNECTIONS, FileJob, RangeIgnored, Segment, Stats, run_pool, stored_bytes
 
 HASH_BLOCK = 8 * MiB
 
@@ -54,6 +55,8 @@ class DownloadPlan:
     model_path: Path
     free_bytes: int | None = None
     notes: list[str] = field(default_factory=list)
+    connections: int = DEFAULT_CONNECTIONS
+    stats: Stats = field(default_factory=Stats)
 
     @property
     def bytes_to_fetch(self) -> int:
@@ -119,11 +122,8 @@ def _inspect(plan: FilePlan) -> None:
     if size == plan.size_bytes:
         plan.status = "present"
         return
-    try:
-        part = plan.part.stat().st_size
-    except OSError:
-        part = 0
-    if 0 < part <= plan.size_bytes:
+    part = stored_bytes(plan.part, plan.size_bytes, plan.sha256)
+    if part > 0:
         plan.status, plan.part_bytes = "partial", part
 
 
@@ -221,36 +221,193 @@ def execute(
             code="disk_space",
             hint="free some space or choose another place with --local-dir",
         )
+    started = time.monotonic()
+    plan.stats = Stats(connections=plan.connections, segmented=plan.connections > 1)
     try:
-        for file_plan in plan.files:
-            with _file_lock(file_plan, on_wait):
+        with ExitStack() as locks:
+            for file_plan in sorted(plan.files, key=lambda f: str(f.blob)):
+                locks.enter_context(_file_lock(file_plan, on_wait))
+            to_fetch = []
+            for file_plan in plan.files:
                 _inspect(file_plan)  # another process may have fetched it while this one waited
-                _fetch_or_reuse(plan, file_plan, progress)
+                if file_plan.status == "present" and _reuse(plan, file_plan, progress):
+                    continue
+                to_fetch.append(file_plan)
+            _fetch_all(plan, to_fetch, progress)
     except KeyboardInterrupt:
         raise Interrupted(
             "download interrupted",
             code="interrupted",
             hint="run the same command again to resume: the bytes already fetched are kept",
         ) from None
+    plan.stats.seconds = time.monotonic() - started
     if plan.layout == "cache" and plan.requested_revision != plan.revision:
         _write_ref(plan)  # refs/<branch> -> commit, so hf_hub_download and try_to_load_from_cache find the files
     return plan
 
 
-def _fetch_or_reuse(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> None:
-    if file_plan.status == "present":
+def _reuse(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> bool:
+    """A file already at its place: verified (once) and linked; False when its bytes are wrong (then removed)."""
+    progress.start_file(file_plan)
+    if verify_present(file_plan):
+        progress.advance(file_plan, file_plan.size_bytes)
+        progress.finish_file(file_plan)
+        _link(plan, file_plan)
+        return True
+    file_plan.blob.unlink()  # wrong bytes at the final path: never leave them there
+    file_plan.status = "missing"
+    return False
+
+
+def _fetch_all(plan: DownloadPlan, files: list[FilePlan], progress: Progress) -> None:
+    """Every file over `plan.connections` ranged connections (one stream per file when 1 or when Range is ignored)."""
+    single = [f for f in files if plan.connections <= 1 or f.size_bytes == 0]
+    parallel = [f for f in files if f not in single]
+    if parallel:
+        single += _fetch_segmented(plan, parallel, progress)
+    for file_plan in single:
+        resumed = file_plan.status == "partial"
+        _discard_state(file_plan)
+        fetched, hash_seconds = _fetch(plan, file_plan, progress)
+        plan.stats.bytes_fetched += fetched
+        plan.stats.hash_seconds += hash_seconds
+        file_plan.status = "resumed" if resumed else "downloaded"
+        _link(plan, file_plan)
+
+
+def _discard_state(file_plan: FilePlan) -> None:
+    """Before a single-stream fetch: a segmented part is only good to it as its contiguous prefix."""
+    state = file_plan.part.with_name(file_plan.part.name + ".state")
+    if state.exists():
+        keep = stored_bytes(file_plan.part, file_plan.size_bytes, file_plan.sha256, prefix_only=True)
+        with open(file_plan.part, "r+b") as part:
+            part.truncate(keep)
+        state.unlink(missing_ok=True)
+
+
+def _fetch_segmented(plan: DownloadPlan, files: list[FilePlan], progress: Progress) -> list[FilePlan]:
+    """Fetch `files` over one pool of ranged connections; returns the files whose server ignored Range."""
+    import threading
+
+    from quantpick.hub import hub_error
+
+    jobs: dict[str, tuple[FilePlan, FileJob]] = {}
+    for file_plan in files:
         progress.start_file(file_plan)
-        if verify_present(file_plan):
-            progress.advance(file_plan, file_plan.size_bytes)
-            progress.finish_file(file_plan)
-            _link(plan, file_plan)
-            return
-        file_plan.blob.unlink()  # wrong bytes at the final path: never leave them there
-        file_plan.status = "missing"
-    resumed = file_plan.status == "partial"
-    _fetch(plan, file_plan, progress)
-    file_plan.status = "resumed" if resumed else "downloaded"
-    _link(plan, file_plan)
+
+        def on_bytes(count: int, file_plan: FilePlan = file_plan) -> None:
+            progress.advance(file_plan, count)
+
+        job = FileJob(file_plan.repo_path, file_plan.part, file_plan.size_bytes, file_plan.sha256, on_bytes)
+        job.load()
+        progress.advance(file_plan, job.ranges.total())
+        jobs[file_plan.repo_path] = (file_plan, job)
+    stop = threading.Event()
+    fallback = []
+    try:
+        run_pool([job for _plan, job in jobs.values()], plan.connections, _segment_fetcher(plan), stop)
+    finally:
+        for _plan, job in jobs.values():
+            job.close()
+    for file_plan, job in jobs.values():
+        plan.stats.bytes_fetched += job.fetched
+        plan.stats.hash_seconds += job.hash_seconds
+        if isinstance(job.error, RangeIgnored):
+            plan.notes.append(f"the server ignores Range for {file_plan.repo_path}: fetched over one stream")
+            plan.stats.segmented = False
+            fallback.append(file_plan)
+            continue
+        if job.error is not None:
+            error = job.error
+            if isinstance(error, (HubError, DownloadError)):
+                raise error
+            if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DownloadError(
+                    f"disk full while writing {file_plan.part} ({format_size(job.ranges.total())} kept)",
+                    code="disk_full",
+                    hint="free some space and run the same command again: the download resumes",
+                ) from None
+            raise hub_error(error, plan.repo, plan.revision, file_plan.repo_path) from error
+        resumed = file_plan.status == "partial"
+        if job.hashed != file_plan.size_bytes:
+            raise DownloadError(
+                f"{file_plan.repo_path}: {job.ranges.total()} of {file_plan.size_bytes} bytes arrived",
+                code="size_mismatch",
+                hint="run the command again: the download resumes",
+            )
+        job.state_path.unlink(missing_ok=True)
+        _finish(file_plan, file_plan.part, job.digest, job.hashed, progress)
+        file_plan.status = "resumed" if resumed else "downloaded"
+        _link(plan, file_plan)
+    return fallback
+
+
+def _segment_fetcher(plan: DownloadPlan) -> Callable[[FileJob, Segment, Any], None]:
+    """One segment: ranged requests until it is whole, under the same progress rule as a single stream."""
+    import httpx2
+    from huggingface_hub import errors as hf_errors
+    from huggingface_hub import hf_hub_url
+
+    from quantpick.http import RETRY_STATUSES, hub_headers, retry_delay, stream, timeout_seconds
+
+    def fetch(job: FileJob, segment: Segment, stop: Any) -> None:
+        resolve_url = hf_hub_url(plan.repo, job.key, revision=plan.revision)
+        position, failures, why = segment.start, 0, "no answer"
+        while position < segment.end and not stop.is_set() and job.error is None:
+            before, retry_after = position, None
+            url = job.url or resolve_url
+            try:
+                with stream(url, headers=hub_headers({"Range": f"bytes={position}-{segment.end - 1}"})) as response:
+                    if response.status_code in RETRY_STATUSES:
+                        response.read()
+                        retry_after = response.headers.get("Retry-After")
+                        why = f"HTTP {response.status_code}"
+                    elif response.status_code == 200 or not _range_starts_at(response, position):
+                        raise RangeIgnored(job.key)
+                    else:
+                        _check_validator(job, response)
+                        job.url = str(response.url)  # the CDN's URL: reused while it stays valid
+                        job.range_ok.set()
+                        for chunk in response.iter_bytes():
+                            take = chunk[: segment.end - position]
+                            job.write(position, take)
+                            position += len(take)
+                            if position >= segment.end or stop.is_set():
+                                break
+                        why = f"the server sent {position - segment.start} of {segment.end - segment.start} bytes"
+            except (httpx2.TransportError, ConnectionError, TimeoutError) as exc:
+                why = _short_error(exc)
+            except hf_errors.HfHubHTTPError as exc:
+                status = getattr(getattr(exc, "response", None), "status_code", None)
+                if job.url is None or status not in (403, 404, 410):
+                    raise
+                job.url, why = None, f"the CDN URL expired (HTTP {status})"  # resolve it again
+            if position > before:
+                failures = 0
+                continue
+            failures += 1
+            if failures > RETRIES or time.monotonic() - job.last_byte_at >= timeout_seconds():
+                raise HubError(
+                    f"download of {job.key} stopped making progress ({why}; "
+                    f"{format_size(job.ranges.total())} of {format_size(job.size)} kept)",
+                    code="network",
+                    hint="run the same command again to resume where it stopped; QUANTPICK_TIMEOUT sets the patience",
+                )
+            time.sleep(retry_delay(failures, retry_after) if retry_after is not None else _backoff(failures))
+
+    return fetch
+
+
+def _check_validator(job: FileJob, response: Any) -> None:
+    """The server's ETag, where it is a sha256 (the Hub's LFS ETag), must be the listing's."""
+    etag = str(response.headers.get("X-Linked-Etag") or response.headers.get("ETag") or "")
+    etag = etag.removeprefix("W/").strip('"').lower()
+    if job.etag and len(etag) == 64 and all(c in "0123456789abcdef" for c in etag) and etag != job.etag:
+        raise DownloadError(
+            f"{job.key}: the server's file (ETag {etag[:16]}…) is not the one listed ({job.etag[:16]}…)",
+            code="checksum_mismatch",
+            hint="the repo changed during the download: run the command again",
+        )
 
 
 @contextmanager
@@ -301,7 +458,7 @@ def _write_ref(plan: DownloadPlan) -> None:
         pass
 
 
-def _fetch(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> None:
+def _fetch(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> tuple[int, float]:
     """Fetch one file into its `.part`, resuming with Range, then verify it and move it to its final place.
 
     Bytes are written as they arrive, so a connection that drops keeps what it brought. A request that
@@ -317,6 +474,7 @@ def _fetch(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> None:
     url = hf_hub_url(plan.repo, file_plan.repo_path, revision=plan.revision)
     part = file_plan.part
     digest, have = _resume_digest(part, file_plan.size_bytes)
+    fetched, hash_seconds = 0, 0.0
     progress.start_file(file_plan)
     progress.advance(file_plan, have)
     if file_plan.size_bytes == 0:
@@ -341,8 +499,11 @@ def _fetch(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> None:
                     with open(part, "ab") as sink:
                         for chunk in response.iter_bytes():
                             sink.write(chunk)
+                            started = time.process_time()
                             digest.update(chunk)
+                            hash_seconds += time.process_time() - started
                             have += len(chunk)
+                            fetched += len(chunk)
                             progress.advance(file_plan, len(chunk))
                             if have > best:
                                 last_byte_at = time.monotonic()
@@ -379,6 +540,7 @@ def _fetch(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> None:
             )
         time.sleep(retry_delay(failures, retry_after) if retry_after is not None else _backoff(failures))
     _finish(file_plan, part, digest, have, progress)
+    return fetched, hash_seconds
 
 
 def _backoff(failures: int) -> float:

@@ -184,8 +184,17 @@ def plan_get(
     local_dir: str | None = None,
     with_mmproj: bool = False,
     mmproj: str | None = None,
+    connections: int | None = None,
 ) -> GetPlan:
-    """Which files `get` fetches and where they go; reads the disk, writes nothing."""
+    """Which files `get` fetches and where they go; reads the disk, writes nothing.
+
+    `connections`: ranged connections at once (default DEFAULT_CONNECTIONS; 1 = one stream per file).
+    """
+    from quantpick.errors import InvalidValue
+    from quantpick.transfer import DEFAULT_CONNECTIONS, MAX_CONNECTIONS
+
+    if connections is not None and not 1 <= connections <= MAX_CONNECTIONS:
+        raise InvalidValue("connections", f"must be 1 to {MAX_CONNECTIONS}, got {connections}", hint="the default is 8")
     from quantpick.download import plan_download
     from quantpick.naming import RepoFile, choose_mmproj
     from quantpick.rules import label_matches
@@ -224,6 +233,7 @@ def plan_get(
         else:
             files.append(RepoFile(projector.path, projector.size_bytes, projector.sha256))
     download = plan_download(repo, view.listing.revision, revision, files, local_dir)
+    download.connections = connections or DEFAULT_CONNECTIONS
     if group.split_style == "concat":
         download.notes.append(
             f"old-style split: run `cat {' '.join(f.path for f in group.files)} > "
@@ -263,6 +273,7 @@ def get(
     local_dir: str | None = None,
     with_mmproj: bool = False,
     mmproj: str | None = None,
+    connections: int | None = None,
 ) -> GetPlan:
     """Plan and fetch in one call: the recommended (or `options.quant`) quant, verified, on disk."""
     plan = plan_get(
@@ -273,5 +284,6 @@ def get(
         local_dir=local_dir,
         with_mmproj=with_mmproj,
         mmproj=mmproj,
+        connections=connections,
     )
     return run_get(plan)

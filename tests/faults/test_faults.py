@@ -74,7 +74,7 @@ def _env(home: Path) -> dict:
 
 
 def test_two_gets_of_the_same_quant_at_once_both_end_verified(hub, tmp_path):
-    hub.throttle["Model-Q8_0.gguf"] = 0.15  # 12 blocks: about 2 s, so the runs overlap
+    hub.throttle["Model-Q8_0.gguf"] = 0.6  # 3 segments of 4 blocks in parallel: about 2.4 s, so the runs overlap
     command = [sys.executable, "-m", "quantpick", "get", REPO, "--quant", "Q8_0", "--ram", "2GiB"]
     runs = [subprocess.Popen(command, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
     time.sleep(0.8)
@@ -181,7 +181,8 @@ def test_a_short_body_that_ignores_range_gives_up_after_a_few_requests(cli, hub,
     result = cli("get", REPO, "--quant", "Q8_0", "--ram", "2GiB", "--local-dir", str(tmp_path), "--json")
     error = one_error(result, 4, "network")
     assert "progress" in error["message"] and "resume" in error["hint"]
-    assert hub.count("GET", "/resolve/") <= 6  # 1 + 1 that made progress + 3 retries + the header read
+    # the header read, the ranged request answered 200 (one stream from then on), 1 with progress, 3 retries
+    assert hub.count("GET", "/resolve/") <= 7
     assert not (tmp_path / "Model-Q8_0.gguf").exists()
 
 

@@ -52,6 +52,7 @@ FLAGS = {
     "local_dir": "--local-dir",
     "mmproj": "--mmproj",
     "revision": "--revision",
+    "connections": "--connections",
 }
 
 

@@ -105,6 +105,15 @@ def get_command(
     mmproj: str | None = typer.Option(
         None, "--mmproj", metavar="QUANT", help="Fetch the vision projector of this precision (F16, BF16, Q8_0)."
     ),
+    connections: int | None = typer.Option(
+        None,
+        "--connections",
+        "-j",
+        metavar="N",
+        help="Ranged connections at once, shared by the files of a split set (default 8, at most 16; "
+        "1 = one stream per file).",
+        show_default=False,
+    ),
     mode: ModeOpt = "auto",
     context: CtxOpt = None,
     reserve: ReserveOpt = None,
@@ -133,6 +142,7 @@ def get_command(
         local_dir=local_dir,
         with_mmproj=with_mmproj,
         mmproj=mmproj,
+        connections=connections,
     )
     for warning in plan.warnings:
         out.warning(warning)
