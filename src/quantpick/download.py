@@ -27,6 +27,8 @@ from quantpick.states import FileStatus, Layout
 from quantpick.transfer import DEFAULT_CONNECTIONS, FileJob, RangeIgnored, Segment, Stats, run_pool, stored_bytes
 
 HASH_BLOCK = 8 * MiB
+WRITE_BYTES = 1 * MiB  # a segment's bytes are written and recorded in pieces of this size,
+WRITE_SECONDS = 0.05  # or this often on a slow stream, so that a kill -9 loses little
 
 
 @dataclass
@@ -305,7 +307,10 @@ def _fetch_segmented(plan: DownloadPlan, files: list[FilePlan], progress: Progre
     stop = threading.Event()
     fallback = []
     try:
-        run_pool([job for _plan, job in jobs.values()], plan.connections, _segment_fetcher(plan), stop)
+        pool = run_pool([job for _plan, job in jobs.values()], plan.connections, _segment_fetcher(plan), stop)
+        plan.stats.connections = pool.width
+        if pool.width < plan.connections:
+            plan.notes.append("one stream already fills this connection: the download used one")
     finally:
         for _plan, job in jobs.values():
             job.close()
@@ -367,13 +372,25 @@ def _segment_fetcher(plan: DownloadPlan) -> Callable[[FileJob, Segment, Any], No
                     else:
                         _check_validator(job, response)
                         job.url = str(response.url)  # the CDN's URL: reused while it stays valid
-                        job.range_ok.set()
-                        for chunk in response.iter_bytes():
-                            take = chunk[: segment.end - position]
-                            job.write(position, take)
-                            position += len(take)
-                            if position >= segment.end or stop.is_set():
-                                break
+                        # Pieces are gathered up to WRITE_BYTES before they are written and recorded (fewer
+                        # locks and state updates), and written whatever happens: a cut keeps what arrived.
+                        pending, pending_at, flushed_at = bytearray(), position, time.monotonic()
+                        try:
+                            for chunk in response.iter_bytes():
+                                job.observe(len(chunk))
+                                room = max(segment.end - position, 0)  # `end` drops when a worker steals
+                                pending += chunk[:room]
+                                position = pending_at + len(pending)
+                                segment.position = position
+                                if len(pending) >= WRITE_BYTES or time.monotonic() - flushed_at >= WRITE_SECONDS:
+                                    job.write(pending_at, bytes(pending))
+                                    pending, pending_at, flushed_at = bytearray(), position, time.monotonic()
+                                if position >= segment.end or stop.is_set():
+                                    break
+                        finally:
+                            if pending:
+                                job.write(pending_at, bytes(pending))
+                            job.range_ok.set()  # a short first answer still gives the verdict
                         why = f"the server sent {position - segment.start} of {segment.end - segment.start} bytes"
             except (httpx2.TransportError, ConnectionError, TimeoutError) as exc:
                 why = _short_error(exc)

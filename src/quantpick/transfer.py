@@ -30,6 +30,11 @@ SEGMENT_BYTES = 16 * 1024 * 1024
 STATE_EVERY_SECONDS = 0.1  # what a kill -9 can cost: the bytes of the last 0.1 s
 HASH_BLOCK = 8 * 1024 * 1024
 STATE_VERSION = 1
+MIN_STEAL_BYTES = 2 * 1024 * 1024  # an idle connection takes half of a segment with at least twice this left
+# A first stream this fast already fills the line (loopback, a LAN mirror): more connections only cost CPU.
+FAST_STREAM_BPS = 200e6
+VERDICT_BYTES = 1024 * 1024
+VERDICT_SECONDS = 0.1
 
 
 class RangeIgnored(Exception):
@@ -115,6 +120,23 @@ class FileJob:
         self.last_byte_at = time.monotonic()
         self.pending = 0  # segments queued or in flight
         self.fd = -1
+        self.pool: Pool | None = None
+        self.first_byte_at: float | None = None
+        self.verdict_bytes = 0
+
+    def observe(self, received: int, now: float | None = None) -> None:
+        """The first answer's pace decides how many connections the pool keeps (see FAST_STREAM_BPS)."""
+        if self.range_ok.is_set():
+            return
+        now = time.monotonic() if now is None else now
+        if self.first_byte_at is None:
+            self.first_byte_at = now
+        self.verdict_bytes += received
+        elapsed = now - self.first_byte_at
+        if self.verdict_bytes >= VERDICT_BYTES or elapsed >= VERDICT_SECONDS:
+            if self.pool is not None and elapsed > 0 and self.verdict_bytes / elapsed >= FAST_STREAM_BPS:
+                self.pool.width = 1
+            self.range_ok.set()
 
     # --- state on disk ----------------------------------------------------------------------------------
 
@@ -216,8 +238,35 @@ class FileJob:
 class Segment:
     job: FileJob
     start: int
-    end: int  # exclusive
-    failures: int = 0
+    end: int  # exclusive; an idle worker may lower it to take the rest (see Pool.steal)
+    position: int = -1  # the fetcher's progress, for stealing
+
+    def __post_init__(self) -> None:
+        if self.position < 0:
+            self.position = self.start
+
+
+@dataclass
+class Pool:
+    """The workers' shared view: how many may run, and the segments in flight (to split the largest)."""
+
+    width: int
+    inflight: list[Segment] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def steal(self) -> Segment | None:
+        """Half of the in-flight segment with the most bytes left, for an idle worker (the tail ends sooner)."""
+        with self.lock:
+            live = [s for s in self.inflight if s.job.error is None and s.end - s.position >= 2 * MIN_STEAL_BYTES]
+            if not live:
+                return None
+            victim = max(live, key=lambda s: s.end - s.position)
+            middle = victim.position + (victim.end - victim.position) // 2
+            taken = Segment(victim.job, middle, victim.end)
+            victim.end = middle
+            with victim.job.cond:
+                victim.job.pending += 1
+            return taken
 
 
 Fetch = Callable[[FileJob, Segment, threading.Event], None]
@@ -236,7 +285,7 @@ def segment_bytes_for(size: int, connections: int) -> int:
     return max(1024 * 1024, min(SEGMENT_BYTES, -(-size // max(connections, 1))))
 
 
-def run_pool(jobs: list[FileJob], connections: int, fetch: Fetch, stop: threading.Event) -> None:
+def run_pool(jobs: list[FileJob], connections: int, fetch: Fetch, stop: threading.Event) -> Pool:
     """Fetch every missing range of every job with `connections` workers; each job's hasher runs alongside.
 
     `fetch(job, segment, stop)` downloads one segment through job.write; it raises to fail the job. The first
@@ -244,7 +293,9 @@ def run_pool(jobs: list[FileJob], connections: int, fetch: Fetch, stop: threadin
     for that answer (job.range_ok) instead of each asking for the whole file.
     """
     work: queue.Queue[Segment | None] = queue.Queue()
+    pool = Pool(max(1, connections))
     for job in jobs:
+        job.pool = pool
         pieces = split(job.ranges.missing(job.size), segment_bytes_for(job.size, connections))
         job.pending = len(pieces)
         for start, end in pieces:
@@ -253,14 +304,18 @@ def run_pool(jobs: list[FileJob], connections: int, fetch: Fetch, stop: threadin
     for hasher in hashers:
         hasher.start()
 
-    def worker() -> None:
+    def worker(index: int) -> None:
         while not stop.is_set():
+            if index >= pool.width:
+                return
             try:
-                segment = work.get(timeout=0.1)
+                segment: Segment | None = work.get(timeout=0.05)
             except queue.Empty:
                 if all(j.pending <= 0 or j.error is not None for j in jobs):
                     return
-                continue
+                segment = pool.steal() if all(j.range_ok.is_set() for j in jobs) else None
+                if segment is None:
+                    continue
             if segment is None:
                 return
             job = segment.job
@@ -277,13 +332,21 @@ def run_pool(jobs: list[FileJob], connections: int, fetch: Fetch, stop: threadin
                 if job.error is not None or stop.is_set():
                     job.segment_done()
                     continue
+                if index >= pool.width:  # the first stream alone fills the line: hand the segment back
+                    work.put(segment)
+                    return
+            with pool.lock:
+                pool.inflight.append(segment)
             try:
                 fetch(job, segment, stop)
             except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
                 job.fail(exc)
+            finally:
+                with pool.lock:
+                    pool.inflight.remove(segment)
             job.segment_done()
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, connections))]
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(max(1, connections))]
     for thread in threads:
         thread.start()
     try:
@@ -298,6 +361,7 @@ def run_pool(jobs: list[FileJob], connections: int, fetch: Fetch, stop: threadin
             with job.cond:
                 job.save(force=True)
                 job.cond.notify_all()
+    return pool
 
 
 def stored_bytes(part: Path, size: int, sha256: str | None, *, prefix_only: bool = False) -> int:
