@@ -33,7 +33,7 @@ STATE_VERSION = 1
 MIN_STEAL_BYTES = 2 * 1024 * 1024  # an idle connection takes half of a segment with at least twice this left
 # A first stream this fast already fills the line (loopback, a LAN mirror): more connections only cost CPU.
 FAST_STREAM_BPS = 200e6
-VERDICT_BYTES = 1024 * 1024
+VERDICT_BYTES = 4 * 1024 * 1024
 VERDICT_SECONDS = 0.1
 
 
@@ -120,13 +120,15 @@ class FileJob:
         self.last_byte_at = time.monotonic()
         self.pending = 0  # segments queued or in flight
         self.fd = -1
+        self.closed = False
         self.pool: Pool | None = None
         self.first_byte_at: float | None = None
         self.verdict_bytes = 0
+        self.verdict_given = False
 
     def observe(self, received: int, now: float | None = None) -> None:
         """The first answer's pace decides how many connections the pool keeps (see FAST_STREAM_BPS)."""
-        if self.range_ok.is_set():
+        if self.verdict_given:
             return
         now = time.monotonic() if now is None else now
         if self.first_byte_at is None:
@@ -136,7 +138,7 @@ class FileJob:
         if self.verdict_bytes >= VERDICT_BYTES or elapsed >= VERDICT_SECONDS:
             if self.pool is not None and elapsed > 0 and self.verdict_bytes / elapsed >= FAST_STREAM_BPS:
                 self.pool.width = 1
-            self.range_ok.set()
+            self.verdict_given = True
 
     # --- state on disk ----------------------------------------------------------------------------------
 
@@ -180,17 +182,20 @@ class FileJob:
             tmp.unlink(missing_ok=True)  # the state only saves a later run some bytes: never fail for it
 
     def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        with self.cond:
+            self.closed = True
+            if self.fd >= 0:
+                os.close(self.fd)
+                self.fd = -1
 
     # --- called by the workers ----------------------------------------------------------------------------
 
     def write(self, offset: int, data: bytes) -> None:
-        with self.cond:
+        with self.cond:  # under the lock: close() cannot pull the descriptor away mid-write
+            if self.closed:
+                raise OSError("the download was stopped")
             self.open()
-        os.pwrite(self.fd, data, offset)
-        with self.cond:
+            os.pwrite(self.fd, data, offset)
             self.ranges.add(offset, offset + len(data))
             self.fetched += len(data)
             self.last_byte_at = time.monotonic()
@@ -226,7 +231,10 @@ class FileJob:
                     return  # nothing more will come: the caller sees the gap
             started = time.process_time()
             while self.hashed < ready:
-                block = os.pread(self.fd, min(HASH_BLOCK, ready - self.hashed), self.hashed)
+                try:
+                    block = os.pread(self.fd, min(HASH_BLOCK, ready - self.hashed), self.hashed)
+                except OSError:
+                    return  # closed under it (an interrupt): the caller sees the file unhashed
                 if not block:
                     return
                 self.digest.update(block)
@@ -332,9 +340,6 @@ def run_pool(jobs: list[FileJob], connections: int, fetch: Fetch, stop: threadin
                 if job.error is not None or stop.is_set():
                     job.segment_done()
                     continue
-                if index >= pool.width:  # the first stream alone fills the line: hand the segment back
-                    work.put(segment)
-                    return
             with pool.lock:
                 pool.inflight.append(segment)
             try:
@@ -355,6 +360,9 @@ def run_pool(jobs: list[FileJob], connections: int, fetch: Fetch, stop: threadin
                 thread.join(0.2)  # short joins: Ctrl-C reaches the main thread
     except BaseException:
         stop.set()
+        deadline = time.monotonic() + 2
+        for thread in threads:  # let the workers see `stop` (each is at most one piece away)
+            thread.join(max(deadline - time.monotonic(), 0))
         raise
     finally:
         for job in jobs:
