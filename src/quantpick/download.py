@@ -378,7 +378,8 @@ def _segment_fetcher(plan: DownloadPlan) -> Callable[[FileJob, Segment, Any], No
                         pending, pending_at, flushed_at = bytearray(), position, time.monotonic()
                         try:
                             for chunk in response.iter_bytes():
-                                job.observe(len(chunk))
+                                if segment.probe:
+                                    job.observe(len(chunk))  # one stream's pace, not the sum of them
                                 room = max(segment.end - position, 0)  # `end` drops when a worker steals
                                 pending += chunk[:room]
                                 position = pending_at + len(pending)

@@ -248,6 +248,7 @@ class Segment:
     start: int
     end: int  # exclusive; an idle worker may lower it to take the rest (see Pool.steal)
     position: int = -1  # the fetcher's progress, for stealing
+    probe: bool = False  # the job's first request: its pace is the verdict (FileJob.observe)
 
     def __post_init__(self) -> None:
         if self.position < 0:
@@ -333,6 +334,7 @@ def run_pool(jobs: list[FileJob], connections: int, fetch: Fetch, stop: threadin
             with job.cond:
                 probe = not job.probe_taken
                 job.probe_taken = True
+            segment.probe = probe
             if not probe:
                 while not job.range_ok.wait(0.1):
                     if job.error is not None or stop.is_set():
