@@ -372,7 +372,6 @@ def _segment_fetcher(plan: DownloadPlan) -> Callable[[FileJob, Segment, Any], No
                     else:
                         _check_validator(job, response)
                         job.url = str(response.url)  # the CDN's URL: reused while it stays valid
-                        job.range_ok.set()  # the server honours Range: the other connections may start
                         # Pieces are gathered up to WRITE_BYTES before they are written and recorded (fewer
                         # locks and state updates), and written whatever happens: a cut keeps what arrived.
                         pending, pending_at, flushed_at = bytearray(), position, time.monotonic()
@@ -392,6 +391,8 @@ def _segment_fetcher(plan: DownloadPlan) -> Callable[[FileJob, Segment, Any], No
                         finally:
                             if pending:
                                 job.write(pending_at, bytes(pending))
+                            if segment.probe:
+                                job.range_ok.set()  # a first answer shorter than the verdict's window
                         why = f"the server sent {position - segment.start} of {segment.end - segment.start} bytes"
             except (httpx2.TransportError, ConnectionError, TimeoutError) as exc:
                 why = _short_error(exc)

@@ -104,7 +104,9 @@ class FileJob:
 
     def __init__(self, key: str, part: Path, size: int, etag: str | None, on_bytes: Callable[[int], None]) -> None:
         self.key, self.part, self.size, self.etag = key, part, size, etag  # etag: the listing's sha256
-        self.range_ok = threading.Event()  # set once the first answer was a 206
+        # Set once the first answer was a 206 and its pace was judged: the job's other connections wait for it,
+        # so that they neither ask a server that ignores Range for the whole file nor blur the verdict.
+        self.range_ok = threading.Event()
         self.probe_taken = False
         self.on_bytes = on_bytes
         self.state_path = part.with_name(part.name + ".state")
@@ -139,6 +141,7 @@ class FileJob:
             if self.pool is not None and elapsed > 0 and self.verdict_bytes / elapsed >= FAST_STREAM_BPS:
                 self.pool.width = 1
             self.verdict_given = True
+            self.range_ok.set()  # the other connections start now (or, when one suffices, stop)
 
     # --- state on disk ----------------------------------------------------------------------------------
 
