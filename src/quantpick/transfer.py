@@ -34,7 +34,7 @@ MIN_STEAL_BYTES = 2 * 1024 * 1024  # an idle connection takes half of a segment 
 # A first stream this fast already fills the line (loopback, a LAN mirror): more connections only cost CPU.
 FAST_STREAM_BPS = 200e6
 VERDICT_BYTES = 4 * 1024 * 1024
-VERDICT_SECONDS = 0.1
+VERDICT_SECONDS = 0.05
 
 
 class RangeIgnored(Exception):
