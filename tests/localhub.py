@@ -71,7 +71,8 @@ class LocalHub:
         self.hang_api = False  # accept model-info requests and never answer them
         # Hostile behaviours for tests/faults (reset by the tests' autouse fixture through reset_faults):
         self.api_override: dict[str, object] = {}  # repo -> the JSON its model info answers with
-        self.script: dict[str, list[tuple[int, dict]]] = {}  # path part -> (status, headers) answered first
+        # path part -> (status, headers) answered in turn before the real answers; status 0 lets one through
+        self.script: dict[str, list[tuple[int, dict]]] = {}
         self.drip: dict[str, float] = {}  # path part -> seconds between single bytes of the body
         self.throttle: dict[str, float] = {}  # file path -> seconds per 256 KiB block
         self.short_body: dict[str, int] = {}  # file path -> send only this many bytes, as a 200 ignoring Range
@@ -256,6 +257,8 @@ def _make_handler(hub: LocalHub):
             for part, answers in hub.script.items():
                 if part in path and answers:
                     status, headers = answers.pop(0)
+                    if status == 0:  # let this one through
+                        return False
                     self._error(status, "Scripted", f"scripted {status}", head, headers)
                     return True
             return False

@@ -203,3 +203,16 @@ def test_ctrl_c_mid_download_keeps_the_ranges_and_says_resume(cli, hub, tmp_path
     result = get(cli, tmp_path)
     assert result.exit_code == 0 and result.json["files"][0]["status"] == "resumed"
     assert (tmp_path / "Wide-Q8_0.gguf").read_bytes() == WIDE
+
+
+def test_an_expired_cdn_url_is_resolved_again(cli, hub, tmp_path):
+    hub.cdn_redirect = True
+    hub.per_connection_bps = 64 * MiB
+    # the header read and the first segment pass; the next request to the reused CDN URL finds it expired
+    hub.script["/cdn/"] = [(0, {}), (0, {}), (403, {})]
+    hub.reset_counts()
+    result = get(cli, tmp_path)
+    assert result.exit_code == 0, result
+    assert (tmp_path / "Wide-Q8_0.gguf").read_bytes() == WIDE
+    assert hub.script["/cdn/"] == []  # the 403 was met, and the download went on past it
+    assert any(r.status == 403 and r.path.startswith("/cdn/") for r in hub.requests)
