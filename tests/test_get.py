@@ -38,6 +38,10 @@ def fast_retries(monkeypatch):
     monkeypatch.setattr(http, "BACKOFF_SECONDS", (0.01,))
 
 
+# `get` over the single-stream path (--connections 1), whose resume is tested byte for byte; --local-dir last
+ONE_STREAM_Q8_0 = ("get", BIG_REPO, "--quant", "Q8_0", "--ram", "2GiB", "--connections", "1", "--local-dir")
+
+
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -131,19 +135,7 @@ def test_a_corrupted_file_on_disk_is_replaced(cli, tmp_path):
 def test_connection_cut_mid_file_resumes_with_range(cli, hub, tmp_path, fast_retries):
     hub.drop_after["Big-Q8_0.gguf"] = 2 * MiB + 12345
     hub.reset_counts()
-    result = cli(
-        "get",
-        BIG_REPO,
-        "--quant",
-        "Q8_0",
-        "--local-dir",
-        str(tmp_path),
-        "--ram",
-        "2GiB",
-        "--connections",
-        "1",
-        "--json",
-    )
+    result = cli(*ONE_STREAM_Q8_0, str(tmp_path), "--json")
     assert result.exit_code == 0, result
     assert (tmp_path / "Big-Q8_0.gguf").read_bytes() == BIG_FILES["Big-Q8_0.gguf"]
     ranges = [r.range for r in hub.requests if r.path.endswith("Big-Q8_0.gguf") and r.method == "GET"]
@@ -154,19 +146,7 @@ def test_connection_cut_mid_file_resumes_with_range(cli, hub, tmp_path, fast_ret
 def test_network_lost_for_good_keeps_the_part_and_says_resume(cli, hub, tmp_path, fast_retries):
     hub.drop_after["Big-Q8_0.gguf"] = 1 * MiB + 100
     hub.cut_always["Big-Q8_0.gguf"] = 0
-    result = cli(
-        "get",
-        BIG_REPO,
-        "--quant",
-        "Q8_0",
-        "--local-dir",
-        str(tmp_path),
-        "--ram",
-        "2GiB",
-        "--connections",
-        "1",
-        "--json",
-    )
+    result = cli(*ONE_STREAM_Q8_0, str(tmp_path), "--json")
     assert result.exit_code == 4
     assert result.json["error"]["code"] == "network" and "resume" in result.json["error"]["hint"]
     assert not (tmp_path / "Big-Q8_0.gguf").exists()
@@ -174,19 +154,7 @@ def test_network_lost_for_good_keeps_the_part_and_says_resume(cli, hub, tmp_path
     assert part.stat().st_size == 1 * MiB + 100  # every byte that arrived before the cut is kept
     hub.cut_always.clear()
     hub.reset_counts()
-    done = cli(
-        "get",
-        BIG_REPO,
-        "--quant",
-        "Q8_0",
-        "--local-dir",
-        str(tmp_path),
-        "--ram",
-        "2GiB",
-        "--connections",
-        "1",
-        "--json",
-    )
+    done = cli(*ONE_STREAM_Q8_0, str(tmp_path), "--json")
     assert done.exit_code == 0 and done.json["files"][0]["status"] == "resumed"
     assert hub.body_bytes("Big-Q8_0") == 5 * MiB - 100
 
@@ -208,21 +176,7 @@ def _subprocess_env(home: Path, **extra) -> dict:
 def test_killed_download_resumes_from_the_bytes_on_disk(cli, hub, tmp_path, isolated_hf_home, sig):
     hub.stall_after["Big-Q8_0.gguf"] = 3 * MiB + 4321
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "quantpick",
-            "get",
-            BIG_REPO,
-            "--quant",
-            "Q8_0",
-            "--local-dir",
-            str(tmp_path),
-            "--ram",
-            "2GiB",
-            "--connections",
-            "1",
-        ],
+        [sys.executable, "-m", "quantpick", *ONE_STREAM_Q8_0, str(tmp_path)],
         env=_subprocess_env(isolated_hf_home),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -244,19 +198,7 @@ def test_killed_download_resumes_from_the_bytes_on_disk(cli, hub, tmp_path, isol
     kept = part.stat().st_size
     assert kept >= 3 * MiB
     hub.reset_counts()
-    result = cli(
-        "get",
-        BIG_REPO,
-        "--quant",
-        "Q8_0",
-        "--local-dir",
-        str(tmp_path),
-        "--ram",
-        "2GiB",
-        "--connections",
-        "1",
-        "--json",
-    )
+    result = cli(*ONE_STREAM_Q8_0, str(tmp_path), "--json")
     assert result.exit_code == 0, result
     assert result.json["files"][0]["status"] == "resumed"
     assert (tmp_path / "Big-Q8_0.gguf").read_bytes() == BIG_FILES["Big-Q8_0.gguf"]

@@ -21,7 +21,6 @@ _API = {
     "plan_sizes": "quantpick.service",
     "plan_get": "quantpick.service",
     "run_get": "quantpick.service",
-    "get": "quantpick.service",
     "load_catalog": "quantpick.service",
     "Options": "quantpick.rules",
     "QuantpickError": "quantpick.errors",
@@ -31,7 +30,6 @@ __all__ = [
     "Options",
     "QuantpickError",
     "__version__",
-    "get",
     "load_catalog",
     "load_repo",
     "plan_get",
@@ -46,7 +44,6 @@ if TYPE_CHECKING:
     from quantpick.errors import QuantpickError
     from quantpick.rules import Options
     from quantpick.service import (
-        get,
         load_catalog,
         load_repo,
         plan_get,

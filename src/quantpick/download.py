@@ -353,7 +353,7 @@ def _segment_fetcher(plan: DownloadPlan) -> Callable[[FileJob, Segment, Any], No
     from huggingface_hub import errors as hf_errors
     from huggingface_hub import hf_hub_url
 
-    from quantpick.http import RETRY_STATUSES, hub_headers, retry_delay, stream, timeout_seconds
+    from quantpick.http import RETRY_STATUSES, hub_headers, stream
 
     def fetch(job: FileJob, segment: Segment, stop: Any) -> None:
         resolve_url = hf_hub_url(plan.repo, job.key, revision=plan.revision)
@@ -405,16 +405,24 @@ def _segment_fetcher(plan: DownloadPlan) -> Callable[[FileJob, Segment, Any], No
                 failures = 0
                 continue
             failures += 1
-            if failures > RETRIES or time.monotonic() - job.last_byte_at >= timeout_seconds():
-                raise HubError(
-                    f"download of {job.key} stopped making progress ({why}; "
-                    f"{format_size(job.ranges.total())} of {format_size(job.size)} kept)",
-                    code="network",
-                    hint="run the same command again to resume where it stopped; QUANTPICK_TIMEOUT sets the patience",
-                )
-            time.sleep(retry_delay(failures, retry_after) if retry_after is not None else _backoff(failures))
+            _wait_or_give_up(job.key, failures, job.last_byte_at, why, job.ranges.total(), job.size, retry_after)
 
     return fetch
+
+
+def _wait_or_give_up(
+    name: str, failures: int, last_byte_at: float, why: str, kept: int, size: int, retry_after: str | None
+) -> None:
+    """After a request that brought nothing: wait before the next, or give up (RETRIES in a row, or silence)."""
+    from quantpick.http import retry_delay, timeout_seconds
+
+    if failures > RETRIES or time.monotonic() - last_byte_at >= timeout_seconds():
+        raise HubError(
+            f"download of {name} stopped making progress ({why}; {format_size(kept)} of {format_size(size)} kept)",
+            code="network",
+            hint="run the same command again to resume where it stopped; QUANTPICK_TIMEOUT sets the patience",
+        )
+    time.sleep(retry_delay(failures, retry_after) if retry_after is not None else _backoff(failures))
 
 
 def _check_validator(job: FileJob, response: Any) -> None:
@@ -487,7 +495,7 @@ def _fetch(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> tuple
     import httpx2
     from huggingface_hub import hf_hub_url
 
-    from quantpick.http import RETRY_STATUSES, hub_headers, retry_delay, stream, timeout_seconds
+    from quantpick.http import RETRY_STATUSES, hub_headers, stream
     from quantpick.hub import hub_error
 
     url = hf_hub_url(plan.repo, file_plan.repo_path, revision=plan.revision)
@@ -549,15 +557,7 @@ def _fetch(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> tuple
         if have >= file_plan.size_bytes:
             break
         failures += 1
-        silent = time.monotonic() - last_byte_at
-        if failures > RETRIES or silent >= timeout_seconds():
-            raise HubError(
-                f"download of {file_plan.repo_path} stopped making progress ({why}; "
-                f"{format_size(have)} of {format_size(file_plan.size_bytes)} kept)",
-                code="network",
-                hint="run the same command again to resume where it stopped; QUANTPICK_TIMEOUT sets the patience",
-            )
-        time.sleep(retry_delay(failures, retry_after) if retry_after is not None else _backoff(failures))
+        _wait_or_give_up(file_plan.repo_path, failures, last_byte_at, why, have, file_plan.size_bytes, retry_after)
     _finish(file_plan, part, digest, have, progress)
     return fetched, hash_seconds
 

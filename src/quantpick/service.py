@@ -262,28 +262,3 @@ def run_get(
             )
     execute(plan.download, progress, on_wait=on_wait)
     return plan
-
-
-def get(
-    repo: str,
-    *,
-    hardware: Hardware | None = None,
-    options: Options | None = None,
-    revision: str | None = None,
-    local_dir: str | None = None,
-    with_mmproj: bool = False,
-    mmproj: str | None = None,
-    connections: int | None = None,
-) -> GetPlan:
-    """Plan and fetch in one call: the recommended (or `options.quant`) quant, verified, on disk."""
-    plan = plan_get(
-        repo,
-        hardware=hardware,
-        options=options,
-        revision=revision,
-        local_dir=local_dir,
-        with_mmproj=with_mmproj,
-        mmproj=mmproj,
-        connections=connections,
-    )
-    return run_get(plan)
