@@ -40,6 +40,7 @@ Examples:
   quantpick get unsloth/gemma-3-27b-it-GGUF --quant UD-Q4_K_XL --with-mmproj --local-dir ./models
   quantpick get unsloth/gemma-3-27b-it-GGUF --mmproj BF16        # that projector precision
   quantpick get bartowski/Qwen_Qwen3-8B-GGUF --dry-run --json
+  quantpick get unsloth/Qwen3-30B-A3B-GGUF --connections 16         # a fast line, a slow CDN stream
 """
 
 
