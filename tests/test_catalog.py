@@ -227,3 +227,14 @@ def test_wheel_ships_the_catalog_and_uses_it(tmp_path):
     path, count = json.loads(done.stdout)
     assert path == str(tmp_path / "site" / "quantpick" / "data" / "quant_catalog.yaml")
     assert count == len(load_catalog().types)
+
+
+def test_repack_features_name_flags_the_probe_really_sets():
+    from quantpick.catalog import REPACK_FEATURES
+    from quantpick.probe.cpu import DARWIN_FLAGS, LINUX_FLAGS
+
+    for feature, flags in REPACK_FEATURES.items():
+        assert set(flags) <= set(LINUX_FLAGS), feature
+        assert set(flags) <= set(LINUX_FLAGS) | set(DARWIN_FLAGS), feature
+    used = {f for q in load_catalog().types.values() for f in q.cpu_repack}
+    assert used <= set(REPACK_FEATURES)

@@ -108,6 +108,8 @@ def test_repack_notes_follow_the_catalog_and_the_cpu_flags():
     assert [n.code for n in result.notes] == ["cpu_repack"] and "neon_dotprod" in result.notes[0].text
     x86 = pick(cpu_machine(8), repo(SIZES_8B))
     assert x86.pick.label == "Q5_K_S" and not [n for n in x86.notes if n.code.startswith("cpu_repack")]
+    amx = pick(cpu_machine(8, flags={"avx2": True, "amx": True, "avx512_vnni": True}), repo(SIZES_8B))
+    assert [n.code for n in amx.notes] == ["cpu_repack"] and "(amx)" in amx.notes[0].text  # ggml-cpu/amx: Q5_K
 
 
 def test_below_q4_cuda_takes_the_i_quant_cpu_keeps_the_k_quant():

@@ -17,12 +17,14 @@ from quantpick.states import BACKENDS, FAMILIES, Family
 
 CATALOG_ENV = "QUANTPICK_CATALOG"
 # A catalog `cpu_repack` feature -> the probe's CPU flags that must all be set for llama.cpp to repack
-# (ggml-cpu/repack.cpp ggml_repack_get_optimal_repack_type checks AVX2, AVX-512, NEON dotprod and i8mm).
+# (ggml-cpu/repack.cpp ggml_repack_get_optimal_repack_type checks AVX2, AVX-512, NEON dotprod and i8mm;
+# ggml-cpu/amx needs AMX-INT8 and AVX512-VNNI).
 REPACK_FEATURES: dict[str, tuple[str, ...]] = {
     "avx2": ("avx2",),
     "avx512": ("avx512f",),
     "neon_dotprod": ("neon", "dotprod"),
     "neon_i8mm": ("neon", "i8mm"),
+    "amx": ("amx", "avx512_vnni"),
 }
 
 
