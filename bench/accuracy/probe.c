@@ -28,6 +28,8 @@ int main(int argc, char ** argv) {
     cparams.flash_attn_type = (enum llama_flash_attn_type) atoi(argv[6]);
     cparams.type_k = (enum ggml_type) atoi(argv[7]);
     cparams.type_v = (enum ggml_type) atoi(argv[8]);
+    // libllama's default is a full-size SWA cache; llama-cli and llama-server (common/common.h) default to false.
+    cparams.swa_full = false;
     struct llama_context * ctx = llama_init_from_model(model, cparams);
     if (ctx == NULL) {
         fprintf(stderr, "probe: cannot create the context\n");

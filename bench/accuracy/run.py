@@ -92,10 +92,21 @@ def error(predicted: float, actual: float) -> str:
 
 
 def main() -> None:
-    from models import SHAPES, write
+    from models import SHAPES, real_gemma3_270m, write
 
     models = WORK / "models"
     models.mkdir(parents=True, exist_ok=True)
+    files: list[tuple[str, Path]] = []
+    for index, shape in enumerate(SHAPES):
+        f16 = models / f"{shape.name}-F16.gguf"
+        if not f16.exists():
+            write(shape, f16, seed=index)
+        quantized = models / f"{shape.name}-Q4_K_M.gguf"
+        if not quantized.exists():
+            quantize = [str(LLAMA / "llama-quantize"), str(f16), str(quantized), "Q4_K_M", "2"]
+            subprocess.run(quantize, check=True, capture_output=True)
+        files.append((shape.name, quantized))
+    files.append(("gemma3-270m (real, SWA)", real_gemma3_270m(WORK)))
     rows = [
         "# quantpick's memory estimate vs llama.cpp b11434 (CPU backend)",
         "",
@@ -112,17 +123,7 @@ def main() -> None:
             " | overhead error | total error | repack |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for index, shape in enumerate(SHAPES):
-            f16 = models / f"{shape.name}-F16.gguf"
-            if not f16.exists():
-                write(shape, f16, seed=index)
-            quantized = models / f"{shape.name}-Q4_K_M.gguf"
-            if not quantized.exists():
-                subprocess.run(
-                    [str(LLAMA / "llama-quantize"), str(f16), str(quantized), "Q4_K_M", "2"],
-                    check=True,
-                    capture_output=True,
-                )
+        for name, quantized in files:
             actual = measure(quantized, scenario)
             predicted = estimate(quantized, "Q4_K_M", scenario)
             rest = max(
@@ -138,7 +139,7 @@ def main() -> None:
             llama_total = predicted["file"] + actual["kv"] + llama_overhead
             ours_total = predicted["file"] + predicted["kv"] + predicted["overhead"]
             rows.append(
-                f"| {shape.name} | {actual['kv'] / MiB:.1f} MiB | {predicted['kv'] / MiB:.1f} MiB |"
+                f"| {name} | {actual['kv'] / MiB:.1f} MiB | {predicted['kv'] / MiB:.1f} MiB |"
                 f" {error(predicted['kv'], actual['kv'])} | {llama_overhead / MiB:.1f} MiB |"
                 f" {predicted['overhead'] / MiB:.1f} MiB | {error(predicted['overhead'], llama_overhead)} |"
                 f" {error(ours_total, llama_total)} | {actual['model_repack'] / MiB:.0f} MiB |"
