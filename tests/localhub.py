@@ -325,30 +325,18 @@ def _make_handler(hub: LocalHub):
                             }
                     siblings.append(sibling)
                 gated = "manual" if repo.gated else False
-                info = json.dumps(
-                    {
-                        "id": repo.repo_id,
-                        "modelId": repo.repo_id,
-                        "sha": commit,
-                        "private": repo.private,
-                        "gated": gated,
-                        "siblings": siblings,
-                        "tags": ["gguf"],
-                    }
-                ).encode()
-                if self._dripped(path, info):
+                info = {
+                    "id": repo.repo_id,
+                    "modelId": repo.repo_id,
+                    "sha": commit,
+                    "private": repo.private,
+                    "gated": gated,
+                    "siblings": siblings,
+                    "tags": ["gguf"],
+                }
+                if self._dripped(path, json.dumps(info).encode()):
                     return None
-                return self._json(
-                    {
-                        "id": repo.repo_id,
-                        "modelId": repo.repo_id,
-                        "sha": commit,
-                        "private": repo.private,
-                        "gated": gated,
-                        "siblings": siblings,
-                        "tags": ["gguf"],
-                    }
-                )
+                return self._json(info)
             if match := _CDN.match(path):
                 return self._resolve(match, head, cdn=True)
             if match := _RESOLVE.match(path):

@@ -142,8 +142,13 @@ def _free_bytes(path: Path) -> int | None:
 # --- verification --------------------------------------------------------------------------------------
 
 
+def _path_key(path: Path) -> str:
+    """A file name for state about `path` kept under HF_HOME (verified marker, lock)."""
+    return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:40]
+
+
 def _marker_path(blob: Path) -> Path:
-    return _marker_dir() / (hashlib.sha256(str(blob.resolve()).encode()).hexdigest()[:40] + ".json")
+    return _marker_dir() / (_path_key(blob) + ".json")
 
 
 def _write_marker(blob: Path, sha256: str) -> None:
@@ -165,12 +170,18 @@ def _already_verified(blob: Path, sha256: str) -> bool:
     return bool(data == {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def _hash_file(path: Path) -> tuple[Any, int]:
+    """The running sha256 of a file's bytes and how many there were."""
+    digest, count = hashlib.sha256(), 0
     with open(path, "rb") as stream:
         while block := stream.read(HASH_BLOCK):
             digest.update(block)
-    return digest.hexdigest()
+            count += len(block)
+    return digest, count
+
+
+def file_sha256(path: Path) -> str:
+    return str(_hash_file(path)[0].hexdigest())
 
 
 def verify_present(plan: FilePlan) -> bool:
@@ -354,6 +365,7 @@ def _segment_fetcher(plan: DownloadPlan) -> Callable[[FileJob, Segment, Any], No
     from huggingface_hub import hf_hub_url
 
     from quantpick.http import RETRY_STATUSES, hub_headers, stream
+    from quantpick.hub import short_error
 
     def fetch(job: FileJob, segment: Segment, stop: Any) -> None:
         resolve_url = hf_hub_url(plan.repo, job.key, revision=plan.revision)
@@ -395,7 +407,7 @@ def _segment_fetcher(plan: DownloadPlan) -> Callable[[FileJob, Segment, Any], No
                                 job.range_ok.set()  # a first answer shorter than the verdict's window
                         why = f"the server sent {position - segment.start} of {segment.end - segment.start} bytes"
             except (httpx2.TransportError, ConnectionError, TimeoutError) as exc:
-                why = _short_error(exc)
+                why = short_error(exc)
             except hf_errors.HfHubHTTPError as exc:
                 status = getattr(getattr(exc, "response", None), "status_code", None)
                 if job.url is None or status not in (403, 404, 410):
@@ -443,7 +455,7 @@ def _file_lock(file_plan: FilePlan, on_wait: Callable[[str], None] | None) -> It
 
     directory = _lock_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(directory / (hashlib.sha256(str(file_plan.blob).encode()).hexdigest()[:40] + ".lock")))
+    lock = FileLock(str(directory / (_path_key(file_plan.blob) + ".lock")))
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -496,7 +508,7 @@ def _fetch(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> tuple
     from huggingface_hub import hf_hub_url
 
     from quantpick.http import RETRY_STATUSES, hub_headers, stream
-    from quantpick.hub import hub_error
+    from quantpick.hub import hub_error, short_error
 
     url = hf_hub_url(plan.repo, file_plan.repo_path, revision=plan.revision)
     part = file_plan.part
@@ -538,7 +550,7 @@ def _fetch(plan: DownloadPlan, file_plan: FilePlan, progress: Progress) -> tuple
                                 break
                     why = f"the server sent {have} of {file_plan.size_bytes} bytes"
         except (httpx2.TransportError, ConnectionError, TimeoutError) as exc:
-            why = _short_error(exc)
+            why = short_error(exc)
         except OSError as exc:
             if isinstance(exc, httpx2.HTTPError) or type(exc).__module__.startswith("huggingface_hub"):
                 raise hub_error(exc, plan.repo, plan.revision, file_plan.repo_path) from exc
@@ -571,25 +583,15 @@ def _range_starts_at(response: Any, offset: int) -> bool:
     return bool(content_range.startswith(f"bytes {offset}-"))
 
 
-def _short_error(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def _resume_digest(part: Path, size: int) -> tuple[Any, int]:
     """The sha256 of the bytes already in `part` and their count (a part longer than the file is dropped)."""
-    digest, have = hashlib.sha256(), 0
     try:
         if part.stat().st_size > size:
             part.unlink()
-            return digest, 0
+            return hashlib.sha256(), 0
     except OSError:
-        return digest, 0
-    with open(part, "rb") as stream:
-        while block := stream.read(HASH_BLOCK):
-            digest.update(block)
-            have += len(block)
-    return digest, have
+        return hashlib.sha256(), 0
+    return _hash_file(part)
 
 
 def _finish(file_plan: FilePlan, part: Path, digest: Any, have: int, progress: Progress) -> None:

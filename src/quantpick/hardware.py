@@ -123,9 +123,7 @@ def apply_overrides(
     if ram is not None:
         new_ram = Ram(ram, ram, "--ram")
     if backend is not None:
-        if backend not in BACKENDS:
-            raise InvalidValue("backend", f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
-        new_backend, backend_source = _as_backend(backend), "--backend"
+        new_backend, backend_source = _as_backend(backend), "--backend"  # raises for an unknown name
         if backend == "cpu":
             gpus = []
     return replace(hw, gpus=gpus, ram=new_ram, backend=new_backend, backend_source=backend_source, warnings=notes)

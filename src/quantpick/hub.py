@@ -282,21 +282,23 @@ def _fetch_shape(listing: Listing, path: str) -> tuple[ModelShape | None, str]:
     from quantpick.http import get_bytes
 
     url = hf_hub_url(listing.repo, path, revision=listing.revision)
-    parsed: dict[str, Any] = {"values": {}, "at": HEADER_CHUNK}
+    parsed: dict[str, Any] = {"values": {}, "length": -1, "at": HEADER_CHUNK}
 
     def enough(buffer: bytearray) -> bool:
         if len(buffer) < parsed["at"]:
             return False
         parsed["at"] = len(buffer) + HEADER_CHUNK
-        values, complete = read_metadata(bytes(buffer[:HEADER_MAX_BYTES]))
-        parsed["values"] = values
+        parsed["values"], complete = read_metadata(bytes(buffer[:HEADER_MAX_BYTES]))
+        parsed["length"] = len(buffer)
         return complete  # stop reading: the rest is the tokenizer and tensor data
 
     try:
         body = get_bytes(
             url, headers={"Range": f"bytes=0-{HEADER_MAX_BYTES - 1}"}, max_bytes=HEADER_MAX_BYTES, stop=enough
         )
-        values, _complete = read_metadata(body)
+        values = parsed["values"]
+        if parsed["length"] != len(body):  # the body ended between two parses: read what came last
+            values, _complete = read_metadata(body)
     except HeaderError:
         return None, "header: not a readable GGUF"
     except expected_errors() as exc:
@@ -388,7 +390,7 @@ def _http_status(exc: BaseException, repo: str, rev: str, path: str | None) -> H
 
 def _network(exc: BaseException, repo: str, rev: str, path: str | None) -> HubError:
     return HubError(
-        f"cannot reach the Hub ({_endpoint()}): {_short(exc)}",
+        f"cannot reach the Hub ({_endpoint()}): {short_error(exc)}",
         code="network",
         hint="check the connection (or HF_ENDPOINT); set QUANTPICK_TIMEOUT to wait longer, "
         "or HF_HUB_OFFLINE=1 to use saved listings",
@@ -408,7 +410,7 @@ def _too_large(exc: BaseException, repo: str, rev: str, path: str | None) -> Hub
 
 
 def _validation(exc: BaseException, repo: str, rev: str, path: str | None) -> HubError:
-    return HubError(f"invalid repo id or revision: {_short(exc)}", code="invalid_argument")
+    return HubError(f"invalid repo id or revision: {short_error(exc)}", code="invalid_argument")
 
 
 def _error_table() -> dict[type[BaseException], _ErrorBuilder]:
@@ -453,7 +455,7 @@ def hub_error(exc: BaseException, repo: str, revision: str | None, path: str | N
             if builder is not None:
                 return builder(seen, repo, rev, path)
         seen = seen.__cause__ or seen.__context__
-    return HubError(f"Hub request failed: {_short(exc)}", code="hub_error")
+    return HubError(f"Hub request failed: {short_error(exc)}", code="hub_error")
 
 
 def _endpoint() -> str:
@@ -462,6 +464,7 @@ def _endpoint() -> str:
     return str(constants.ENDPOINT)
 
 
-def _short(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
+    """An exception's first line, for a one-line message."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

@@ -62,13 +62,6 @@ class ParsedRepo:
     quants: list[QuantGroup] = field(default_factory=list)
     other_files: list[OtherFile] = field(default_factory=list)
 
-    def find(self, label: str) -> QuantGroup | None:
-        wanted = label.upper()
-        for group in self.quants:
-            if group.label.upper() == wanted:
-                return group
-        return None
-
 
 _GGUF_SPLIT = re.compile(r"^(?P<prefix>.+?)-(?P<no>\d{5})-of-(?P<total>\d{5})\.gguf$", re.IGNORECASE)
 _PART_SPLIT = re.compile(r"^(?P<prefix>.+?\.gguf)\.part(?P<no>\d+)of(?P<total>\d+)$", re.IGNORECASE)

@@ -41,14 +41,6 @@ class RangeIgnored(Exception):
     """The server answered a ranged request with the whole file (200): fetch it over one stream."""
 
 
-class TransferFailed(Exception):
-    """A file could not be fetched; `error` is the exception to raise to the user."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 @dataclass
 class Ranges:
     """Sorted, merged [start, end) intervals of bytes on disk."""
@@ -147,18 +139,9 @@ class FileJob:
 
     def load(self) -> None:
         """Trust a previous run's ranges only when the part is there and size and ETag still match."""
-        try:
-            have = self.part.stat().st_size
-        except OSError:
-            have = -1
-        state = _read_state(self.state_path)
+        have, self.ranges = part_ranges(self.part, self.size, self.etag)
         if have < 0:
             self.state_path.unlink(missing_ok=True)
-        elif state is None:
-            if have <= self.size:  # a single-stream part from an older run: a contiguous prefix
-                self.ranges.add(0, have)
-        else:
-            self.ranges = trusted_ranges(state, self.size, self.etag, have)
         if have > self.size or (have >= 0 and not self.ranges.spans):
             self.part.unlink(missing_ok=True)
             self.state_path.unlink(missing_ok=True)
@@ -377,16 +360,25 @@ def run_pool(jobs: list[FileJob], connections: int, fetch: Fetch, stop: threadin
     return pool
 
 
-def stored_bytes(part: Path, size: int, sha256: str | None, *, prefix_only: bool = False) -> int:
-    """How many bytes of a file a `.part` holds: its state's ranges, or its length for a single-stream part."""
+def part_ranges(part: Path, size: int, sha256: str | None) -> tuple[int, Ranges]:
+    """The part's length (-1 when there is none) and the ranges of the file it holds that can be trusted:
+    its state's, or a contiguous prefix for a single-stream part of an older run."""
     try:
         length = part.stat().st_size
     except OSError:
-        return 0
+        return -1, Ranges()
     state = _read_state(part.with_name(part.name + ".state"))
-    if state is None:
-        return length if 0 < length <= size else 0
-    ranges = trusted_ranges(state, size, sha256, length)
+    if state is not None:
+        return length, trusted_ranges(state, size, sha256, length)
+    ranges = Ranges()
+    if length <= size:
+        ranges.add(0, length)
+    return length, ranges
+
+
+def stored_bytes(part: Path, size: int, sha256: str | None, *, prefix_only: bool = False) -> int:
+    """How many bytes of a file a `.part` holds: its state's ranges, or its length for a single-stream part."""
+    _length, ranges = part_ranges(part, size, sha256)
     return ranges.prefix() if prefix_only else ranges.total()
 
 

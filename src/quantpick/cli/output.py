@@ -21,7 +21,7 @@ from quantpick.sizes import format_size
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-__all__ = ["Output", "OutputClosed", "clean", "format_size", "json_requested", "plain"]
+__all__ = ["Output", "OutputClosed", "clean", "format_size", "json_requested", "markup_safe", "plain"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
@@ -112,10 +112,10 @@ class Output:
         self.err.print(clean(message), markup=False)
 
     def warning(self, message: str) -> None:
-        self.err.print(f"[yellow]Warning:[/yellow] {_escape(clean(message))}")
+        self.err.print(f"[yellow]Warning:[/yellow] {markup_safe(message)}")
 
     def hint(self, message: str) -> None:
-        self.err.print(f"[dim]Hint: {_escape(clean(message))}[/dim]")
+        self.err.print(f"[dim]Hint: {markup_safe(message)}[/dim]")
 
     def error(self, code: str, message: str, hint: str | None = None, details: dict[str, Any] | None = None) -> None:
         """One line on stderr (and a hint); under --json also the error document on stdout."""
@@ -150,10 +150,11 @@ def _redact(text: str) -> str:
     return text
 
 
-def _escape(text: str) -> str:
+def markup_safe(text: str) -> str:
+    """Text from the network or a file, for a string that also carries rich markup."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(clean(text))
 
 
 def plain(text: str) -> Any:

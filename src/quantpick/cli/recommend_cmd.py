@@ -112,7 +112,7 @@ def recommend_command(
 def render_recommendation(out: Output, result: RepoRecommendation) -> None:
     from rich.table import Table
 
-    from quantpick.cli.output import format_size, plain
+    from quantpick.cli.output import format_size, markup_safe, plain
 
     rec, view = result.recommendation, result.view
     pick = rec.pick
@@ -133,7 +133,7 @@ def render_recommendation(out: Output, result: RepoRecommendation) -> None:
         out.show(plain(f"reserve: {format_size(reserve.total_bytes)} ({reserve.detail})"))
     out.show("")
     out.show(
-        f"[bold green]pick: {_markup_safe(pick.label)}[/bold green]  {format_size(pick.size_bytes)}, "
+        f"[bold green]pick: {markup_safe(pick.label)}[/bold green]  {format_size(pick.size_bytes)}, "
         f"{PLACEMENT_TEXT[pick.placement or 'cpu']}"
     )
     for reason in pick.reasons:
@@ -152,14 +152,6 @@ def render_recommendation(out: Output, result: RepoRecommendation) -> None:
     out.show(table)
     out.show("")
     out.line(result.command)
-
-
-def _markup_safe(text: str) -> str:
-    from rich.markup import escape
-
-    from quantpick.cli.output import clean
-
-    return escape(clean(text))
 
 
 def render_plan(out: Output, plan: SizesPlan) -> None:
