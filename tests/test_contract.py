@@ -28,6 +28,7 @@ TOP_LEVEL = {
         "hardware",
         "budget",
         "reserve",
+        "runner",
         "model",
         "model_source",
         "mode",

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from conftest import GiB, MiB, scaled
 
 
@@ -21,9 +23,23 @@ def test_recommend_repo_json_shape_and_two_requests(cli, hub, hardware_file):
         "total_bytes": 64 * MiB,
         "kv_cache_bytes": None,
         "overhead_bytes": None,
+        "compute_bytes": None,
+        "output_bytes": None,
+        "runtime_bytes": None,
         "ctx": 8192,
         "source": "user",
         "detail": "given by the user",
+    }
+    memory = pick["memory"]
+    assert memory["weights_bytes"] == scaled(6.9) and memory["total_bytes"] == scaled(6.9) + 64 * MiB
+    assert memory["devices"] == [{"device": "gpu", "bytes": scaled(6.9)}, {"device": "cpu", "bytes": 64 * MiB}]
+    assert data["runner"] == {
+        "parallel": 4,
+        "kv_unified": True,
+        "flash_attn": "auto",
+        "ubatch": 512,
+        "cache_type_k": "f16",
+        "cache_type_v": "f16",
     }
     candidate = next(c for c in data["candidates"] if c["quant"] == "F16")
     assert set(candidate) >= {"quant", "size_bytes", "fits", "placement", "reasons"}
@@ -150,3 +166,55 @@ def test_saved_probe_round_trips(cli, tmp_path):
     data = cli("recommend", "--hardware", str(path), "--json").json
     assert data["hardware"]["ram"]["total_bytes"] == json.loads(saved)["ram"]["total_bytes"]
     assert data["hardware"]["source"] == str(path)
+
+
+def test_runner_settings_size_the_reserve_and_reach_the_command(cli, hardware_file):
+    hw = hardware_file(ram=64 * GiB, gpus=[])
+    base = cli("recommend", "bartowski/Qwen_Qwen3-8B-GGUF", "--hardware", hw, "--quant", "Q4_K_M", "--json").json
+    lean = cli(
+        "recommend",
+        "bartowski/Qwen_Qwen3-8B-GGUF",
+        "--hardware",
+        hw,
+        "--quant",
+        "Q4_K_M",
+        "--parallel",
+        "1",
+        "-ctk",
+        "q8_0",
+        "-ctv",
+        "q8_0",
+        "--ubatch",
+        "4096",
+        "--json",
+    ).json
+    assert lean["runner"]["parallel"] == 1 and lean["runner"]["kv_unified"] is False
+    kv_base, kv_lean = base["pick"]["memory"]["kv_cache_bytes"], lean["pick"]["memory"]["kv_cache_bytes"]
+    assert kv_lean == pytest.approx(kv_base * 34 / 64, rel=0.01)  # q8_0 is 34 bytes per 32 elements
+    assert lean["pick"]["memory"]["compute_bytes"] > 4 * base["pick"]["memory"]["compute_bytes"]  # 8x the rows
+    assert " -c 8192 -np 1 -ub 4096 -b 4096 -ctk q8_0 -ctv q8_0 " in lean["pick"]["command"] + " "
+    assert base["pick"]["command"].endswith("-c 8192 -ngl 0")  # llama-server's defaults: nothing to add
+    memory = base["pick"]["memory"]
+    parts = ("weights_bytes", "kv_cache_bytes", "compute_bytes", "output_bytes", "runtime_bytes")
+    assert memory["total_bytes"] == sum(memory[p] for p in parts)
+    assert memory["devices"] == [{"device": "cpu", "bytes": memory["total_bytes"]}]
+    assert base["reserve"]["total_bytes"] == memory["total_bytes"] - memory["weights_bytes"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--ubatch", "0"], "--ubatch: the micro-batch must be 1 to"),
+        (["--cache-type-k", "q3_k"], "--cache-type-k: unknown cache type 'q3_k'"),
+        (["--cache-type-v", "q8_0", "--flash-attn", "off"], "--cache-type-v: a quantized V cache (q8_0) needs flash"),
+        (["--flash-attn", "maybe"], "--flash-attn:"),
+        (["--parallel", "0"], "--parallel: slots must be 1 to"),
+    ],
+)
+def test_bad_runner_settings_exit_2_with_one_line(cli, hardware_file, flags, message):
+    hw = hardware_file(ram=64 * GiB, gpus=[])
+    result = cli("recommend", "bartowski/Qwen_Qwen3-8B-GGUF", "--hardware", hw, *flags)
+    assert result.exit_code == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    data = cli("recommend", "bartowski/Qwen_Qwen3-8B-GGUF", "--hardware", hw, *flags, "--json").json
+    assert data["error"]["code"] == "invalid_value" and data["error"]["hint"]

@@ -91,9 +91,11 @@ def test_8_gib_gpu_on_cuda():
 
 
 def test_8_gib_cpu_only_machine_and_repacking_note():
-    assert pick(cpu_machine(8), repo(SIZES_8B)).pick.label == "Q5_K_S"  # usable RAM 7 GiB
-    result = pick(cpu_machine(7.5), repo(SIZES_8B))
-    assert result.pick.label == "Q4_K_M" and result.pick.placement == "cpu"  # Q4_K_L is 0.4 GB too big
+    # reserve 1.33 GiB: KV 1 GiB + compute 0.29 GiB + output and runtime 0.03 GiB (CPU: no GPU context)
+    assert pick(cpu_machine(8), repo(SIZES_8B)).pick.label == "Q5_K_L"  # usable RAM 7 GiB
+    assert pick(cpu_machine(7.6), repo(SIZES_8B)).pick.label == "Q5_K_S"  # 6.6 GiB: Q5_K_M is 0.07 GiB too big
+    result = pick(cpu_machine(7), repo(SIZES_8B))
+    assert result.pick.label == "Q4_K_M" and result.pick.placement == "cpu"  # Q4_K_L is 0.28 GiB too big
     assert result.pick.gpu_layers == 0
     assert [n.text for n in result.notes if n.code == "cpu_repack"] == [
         "Q4_K_M is repacked online on this CPU (avx2): faster prompt processing for the weights kept in RAM"
@@ -101,14 +103,14 @@ def test_8_gib_cpu_only_machine_and_repacking_note():
 
 
 def test_repack_notes_follow_the_catalog_and_the_cpu_flags():
-    arm = cpu_machine(8)
+    arm = cpu_machine(7.6)
     arm.cpu.flags = {"neon": True, "dotprod": True}
     result = pick(arm, repo(SIZES_8B))
     assert result.pick.label == "Q5_K_S"  # Q5_K's cpu_repack lists neon_dotprod: repacked on this CPU
     assert [n.code for n in result.notes] == ["cpu_repack"] and "neon_dotprod" in result.notes[0].text
-    x86 = pick(cpu_machine(8), repo(SIZES_8B))
+    x86 = pick(cpu_machine(7.6), repo(SIZES_8B))
     assert x86.pick.label == "Q5_K_S" and not [n for n in x86.notes if n.code.startswith("cpu_repack")]
-    amx = pick(cpu_machine(8, flags={"avx2": True, "amx": True, "avx512_vnni": True}), repo(SIZES_8B))
+    amx = pick(cpu_machine(7.6, flags={"avx2": True, "amx": True, "avx512_vnni": True}), repo(SIZES_8B))
     assert [n.code for n in amx.notes] == ["cpu_repack"] and "(amx)" in amx.notes[0].text  # ggml-cpu/amx: Q5_K
 
 

@@ -17,6 +17,7 @@ from quantpick.states import (
     BudgetMode,
     Family,
     FileStatus,
+    FlashAttn,
     Layout,
     OtherKind,
     Placement,
@@ -98,6 +99,11 @@ class ModelDoc(TypedDict):
     kv_lora_rank: int | None
     vocab_size: int | None
     file_type: int | None
+    key_length_mla: int | None
+    ssm_conv_kernel: int | None
+    ssm_inner_size: int | None
+    ssm_state_size: int | None
+    ssm_group_count: int | None
 
 
 class FileDoc(TypedDict):
@@ -115,12 +121,46 @@ class BudgetDoc(TypedDict):
 
 
 class ReserveDoc(TypedDict):
+    """Everything besides the weights: total = KV + compute + output + runtime; overhead = total - KV."""
+
     total_bytes: int
     kv_cache_bytes: int | None
     overhead_bytes: int | None
+    compute_bytes: int | None
+    output_bytes: int | None
+    runtime_bytes: int | None
     ctx: int
     source: ReserveSource
     detail: str
+
+
+class DeviceMemoryDoc(TypedDict):
+    device: str  # "gpu" (the GPUs together) or "cpu"
+    bytes: int
+
+
+class MemoryDoc(TypedDict):
+    """A candidate's memory: total = weights (the file, once) + KV + compute + output + runtime."""
+
+    weights_bytes: int
+    repack_bytes: int
+    kv_cache_bytes: int | None
+    compute_bytes: int | None
+    output_bytes: int | None
+    runtime_bytes: int | None
+    total_bytes: int
+    devices: list[DeviceMemoryDoc]
+
+
+class RunnerDoc(TypedDict):
+    """The llama-server settings the estimate assumes (and the printed command sets where not default)."""
+
+    parallel: int
+    kv_unified: bool
+    flash_attn: FlashAttn
+    ubatch: int
+    cache_type_k: str
+    cache_type_v: str
 
 
 # --- documents ------------------------------------------------------------------------------------------
@@ -191,6 +231,7 @@ class CandidateDoc(TypedDict):
     quality_loss: float | None
     quality_source: str | None
     reasons: list[ReasonDoc]
+    memory: MemoryDoc | None
 
 
 class PickDoc(CandidateDoc):
@@ -205,6 +246,7 @@ class RecommendDocument(TypedDict):
     hardware: HardwareDoc
     budget: BudgetDoc
     reserve: ReserveDoc
+    runner: RunnerDoc
     model: ModelDoc | None
     model_source: str
     mode: BudgetMode
@@ -432,9 +474,9 @@ if typing.TYPE_CHECKING:
     from quantpick.download import DownloadPlan
     from quantpick.gguf import ModelShape
     from quantpick.hardware import Hardware
-    from quantpick.memory import Reserve
+    from quantpick.memory import Reserve, RunnerSettings
     from quantpick.naming import OtherFile, QuantGroup
-    from quantpick.rules import Budget, Candidate, Reason, SizePlan
+    from quantpick.rules import Budget, Candidate, MemoryUse, Reason, SizePlan
     from quantpick.service import GetPlan, RepoRecommendation, RepoView, SizesPlan
 
 
@@ -510,6 +552,9 @@ def reserve_doc(reserve: Reserve) -> ReserveDoc:
         "total_bytes": reserve.total_bytes,
         "kv_cache_bytes": reserve.kv_cache_bytes,
         "overhead_bytes": reserve.overhead_bytes,
+        "compute_bytes": reserve.compute_bytes,
+        "output_bytes": reserve.output_bytes,
+        "runtime_bytes": reserve.runtime_bytes,
         "ctx": reserve.ctx,
         "source": reserve.source,
         "detail": reserve.detail,
@@ -530,6 +575,31 @@ def candidate_doc(cand: Candidate) -> CandidateDoc:
         "quality_loss": cand.loss,
         "quality_source": cand.loss_source,
         "reasons": _reasons(cand.reasons),
+        "memory": memory_doc(cand.memory) if cand.memory is not None else None,
+    }
+
+
+def memory_doc(memory: MemoryUse) -> MemoryDoc:
+    return {
+        "weights_bytes": memory.weights_bytes,
+        "repack_bytes": memory.repack_bytes,
+        "kv_cache_bytes": memory.kv_cache_bytes,
+        "compute_bytes": memory.compute_bytes,
+        "output_bytes": memory.output_bytes,
+        "runtime_bytes": memory.runtime_bytes,
+        "total_bytes": memory.total_bytes,
+        "devices": [{"device": device, "bytes": size} for device, size in memory.devices],
+    }
+
+
+def runner_doc(settings: RunnerSettings) -> RunnerDoc:
+    return {
+        "parallel": settings.slots,
+        "kv_unified": settings.unified,
+        "flash_attn": settings.flash_attn,
+        "ubatch": settings.ubatch,
+        "cache_type_k": settings.cache_type_k,
+        "cache_type_v": settings.cache_type_v,
     }
 
 
@@ -633,6 +703,7 @@ def recommend_document(result: RepoRecommendation) -> RecommendDocument:
         "hardware": hardware_doc(result.hardware),
         "budget": budget_doc(rec.budget),
         "reserve": reserve_doc(rec.reserve),
+        "runner": runner_doc(result.options.runner),
         "model": model_doc(result.view.shape),
         "model_source": result.view.shape_status,
         "mode": rec.mode,

@@ -33,6 +33,10 @@ SHAPE_SUFFIXES = (
     "attention.key_length_mla",
     "attention.value_length_mla",
     "rope.dimension_count",
+    "ssm.conv_kernel",
+    "ssm.inner_size",
+    "ssm.state_size",
+    "ssm.group_count",
 )
 
 
@@ -52,6 +56,11 @@ BOUNDS = {
     "sliding_window_pattern": 4096,
     "kv_lora_rank": 1 << 16,
     "vocab_size": 1 << 24,
+    "key_length_mla": 1 << 16,
+    "ssm_conv_kernel": 1 << 10,
+    "ssm_inner_size": 1 << 20,
+    "ssm_state_size": 1 << 16,
+    "ssm_group_count": 1 << 16,
 }
 
 
@@ -86,6 +95,11 @@ class ModelShape:
     kv_lora_rank: int | None = None
     vocab_size: int | None = None
     file_type: int | None = None
+    key_length_mla: int | None = None  # set by MLA GGUFs: the K cache then holds one latent row per token
+    ssm_conv_kernel: int | None = None  # Mamba-style recurrent layers
+    ssm_inner_size: int | None = None
+    ssm_state_size: int | None = None
+    ssm_group_count: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -238,6 +252,11 @@ def shape_from_metadata(values: dict[str, Any]) -> ModelShape | None:
             kv_lora_rank=get("attention.kv_lora_rank"),
             vocab_size=vocab if isinstance(vocab, int) else None,
             file_type=file_type if isinstance(file_type, int) else None,
+            key_length_mla=get("attention.key_length_mla"),
+            ssm_conv_kernel=get("ssm.conv_kernel"),
+            ssm_inner_size=get("ssm.inner_size"),
+            ssm_state_size=get("ssm.state_size"),
+            ssm_group_count=get("ssm.group_count"),
         )
     )
 

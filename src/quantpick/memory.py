@@ -1,23 +1,59 @@
-"""Memory a model needs besides its weights: the KV cache for a context and the runtime's overhead.
+"""Memory a model needs besides its weights, as llama.cpp b11434 allocates it: KV cache (or recurrent state),
+compute buffer, output buffer and the runtime outside those buffers.
 
-Pure arithmetic on a ModelShape, following llama.cpp's allocation (src/llama-kv-cache.cpp,
-llama-kv-cache-iswa.cpp); see the README section "How the reserve is estimated".
+Pure arithmetic on a ModelShape and the runner's settings. Every formula was checked against the buffers a real
+llama.cpp logs (bench/accuracy, results in bench/accuracy/results.md); the README section "How the memory
+estimate is made" walks through them with their sources.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from quantpick.errors import InvalidValue
 from quantpick.gguf import ModelShape
 from quantpick.sizes import GiB, MiB
-from quantpick.states import ReserveSource
+from quantpick.states import FLASH_ATTN, Backend, FlashAttn, ReserveSource
 
-KV_BYTES_PER_ELEMENT = 2  # f16, llama.cpp's default cache type
-CELL_PADDING = 256  # llama.cpp pads the context to a multiple of 256 cells
-UBATCH = 512  # llama.cpp's default micro-batch, which sizes the compute buffers
-RUNTIME_OVERHEAD = 512 * MiB  # runtime context, driver allocations and fragmentation; see README
-DEFAULT_VOCAB = 128 * 1024  # logits buffer size when the header gave no vocabulary
+CELL_PADDING = 256  # llama.cpp pads every KV stream to a multiple of 256 cells (llama-context.cpp)
+DEFAULT_UBATCH = 512  # llama-server's -ub
+DEFAULT_BATCH = 2048  # llama-server's -b; the micro-batch never exceeds it
+AUTO_SLOTS = 4  # llama-server's -np auto: 4 slots sharing one unified KV cache (tools/server/server.cpp)
+MAX_SLOTS = 256
+MAX_UBATCH = 1 << 16
+DEFAULT_VOCAB = 128 * 1024  # logits size when the header gave no vocabulary
 UNKNOWN_SHAPE_RESERVE = 2 * GiB  # the top of the model cards' "1-2 GB smaller" band
+
+# Bytes per cached element (ggml block size / elements per block, ggml.c type traits).
+CACHE_TYPE_BYTES: dict[str, float] = {
+    "f16": 2.0,
+    "bf16": 2.0,
+    "q8_0": 34 / 32,
+    "q5_1": 24 / 32,
+    "q5_0": 22 / 32,
+    "q4_1": 20 / 32,
+    "q4_0": 18 / 32,
+    "iq4_nl": 18 / 32,
+}
+
+# Outside the logged buffers, measured with bench/accuracy's probe on the CPU backend (VmRSS before and after
+# loading and context creation): the process and its libraries (6.5 MiB), the model's metadata (1.3 MiB plus
+# 131 bytes per vocabulary token, the vocabulary's strings and maps) and the context's graph metadata
+# (2.3-6.1 MiB measured, 6 MiB kept).
+CPU_RUNTIME_BASE = 14 * MiB
+RUNTIME_BYTES_PER_TOKEN = 131
+# A GPU backend's own context, per device. CUDA: about 330 MiB measured under llama-server
+# (unslothai/unsloth#6718), in line with NVIDIA's ~300 MB for a context with lazy module loading
+# (pytorch/pytorch#107667). Others have no figure we can cite: llama.cpp's own --fit keeps 1 GiB free per
+# device (common/common.h, fit_params_target), and quantpick keeps the same.
+GPU_RUNTIME: dict[Backend, int] = {"cuda": 330 * MiB, "rocm": GiB, "vulkan": GiB, "metal": GiB}
+GPU_RUNTIME_SOURCE: dict[Backend, str] = {
+    "cuda": "CUDA context ~330 MiB (unslothai/unsloth#6718; NVIDIA, pytorch/pytorch#107667)",
+    "rocm": "llama.cpp's --fit margin of 1 GiB per device (common/common.h)",
+    "vulkan": "llama.cpp's --fit margin of 1 GiB per device (common/common.h)",
+    "metal": "llama.cpp's --fit margin of 1 GiB per device (common/common.h)",
+}
 
 # Every n-th layer attends globally, the others through a sliding window (llama-model.cpp set_swa_pattern).
 SWA_PATTERN_BY_ARCH = {
@@ -34,15 +70,82 @@ SWA_WINDOW_BY_ARCH = {"gemma2": 4096, "llama4": 8192, "exaone4": 4096, "smallthi
 
 
 @dataclass(frozen=True)
+class RunnerSettings:
+    """llama-server's settings that size its memory. The defaults are llama-server's own."""
+
+    parallel: int | None = None  # -np; None is llama-server's auto: AUTO_SLOTS slots, unified KV
+    kv_unified: bool | None = None  # --kv-unified; None: unified under auto slots, separate streams for -np N
+    flash_attn: FlashAttn = "auto"  # -fa; auto turns itself on wherever the backend has the kernel
+    ubatch: int = DEFAULT_UBATCH  # -ub
+    cache_type_k: str = "f16"  # -ctk
+    cache_type_v: str = "f16"  # -ctv
+
+    def __post_init__(self) -> None:
+        if self.parallel is not None and not 1 <= self.parallel <= MAX_SLOTS:
+            raise InvalidValue("parallel", f"slots must be 1 to {MAX_SLOTS}, got {self.parallel}", hint="e.g. 1 or 4")
+        if self.flash_attn not in FLASH_ATTN:
+            raise InvalidValue(
+                "flash_attn", f"unknown flash-attention setting {self.flash_attn!r}", hint="use auto, on or off"
+            )
+        if not 1 <= self.ubatch <= MAX_UBATCH:
+            raise InvalidValue(
+                "ubatch", f"the micro-batch must be 1 to {MAX_UBATCH} tokens, got {self.ubatch}", hint="e.g. 512"
+            )
+        for field, value in (("cache_type_k", self.cache_type_k), ("cache_type_v", self.cache_type_v)):
+            if value not in CACHE_TYPE_BYTES:
+                raise InvalidValue(
+                    field, f"unknown cache type {value!r}", hint=f"use one of: {', '.join(CACHE_TYPE_BYTES)}"
+                )
+        if self.flash_attn == "off" and self.cache_type_v not in ("f16", "bf16"):
+            raise InvalidValue(
+                "cache_type_v",
+                f"a quantized V cache ({self.cache_type_v}) needs flash attention, as in llama.cpp",
+                hint="drop the flash-attention 'off' setting or keep the V cache at f16",
+            )
+
+    @property
+    def slots(self) -> int:
+        return self.parallel if self.parallel is not None else AUTO_SLOTS
+
+    @property
+    def unified(self) -> bool:
+        return self.kv_unified if self.kv_unified is not None else self.parallel is None
+
+    @property
+    def flash(self) -> bool:
+        return self.flash_attn != "off"
+
+    @property
+    def batch(self) -> int:
+        return max(DEFAULT_BATCH, self.ubatch)  # the printed command raises -b with -ub past 2048
+
+    def micro_batch(self, ctx: int) -> int:
+        return min(self.ubatch, self.batch, max(ctx, 1))
+
+
+@dataclass(frozen=True)
 class Reserve:
-    """Bytes kept free besides the weights, with its parts and how it was obtained."""
+    """Bytes needed besides the weights, by part, and how they were obtained.
+
+    `total_bytes` is kv + compute + output + runtime; None parts are unknown (a user figure or no header).
+    """
 
     total_bytes: int
     kv_cache_bytes: int | None
-    overhead_bytes: int | None
+    compute_bytes: int | None
+    output_bytes: int | None
+    runtime_bytes: int | None
     ctx: int
     source: ReserveSource  # estimate: from the header; default: header unknown; user: given by the user
     detail: str
+    gpu_runtime_bytes: int = 0  # the part of runtime_bytes that sits on the GPU (its backend's context)
+
+    @property
+    def overhead_bytes(self) -> int | None:
+        """Everything but the KV cache (compute + output + runtime), as the reserve reported it before."""
+        if self.kv_cache_bytes is None:
+            return None
+        return self.total_bytes - self.kv_cache_bytes
 
 
 def _pad(cells: int) -> int:
@@ -65,64 +168,181 @@ def _is_swa_layer(shape: ModelShape, index: int) -> bool:
     return index % period < period - 1
 
 
-def kv_cache_bytes(shape: ModelShape, ctx: int, bytes_per_element: float = KV_BYTES_PER_ELEMENT) -> int:
-    """KV cache for `ctx` tokens: per attention layer, cells x KV heads x (key + value length) x element size.
+def _window(shape: ModelShape) -> int | None:
+    return shape.sliding_window or SWA_WINDOW_BY_ARCH.get(shape.architecture)
 
-    Recurrent layers (0 KV heads) hold no per-token cache; sliding-window layers hold only their window
-    plus one micro-batch; MLA models (kv_lora_rank) cache one compressed K row per token and no V.
-    """
-    head_count = shape.head_count if shape.head_count is not None else 1
+
+@dataclass(frozen=True)
+class _Cells:
+    streams: int  # KV streams: 1 when unified, else one per slot
+    full: int  # cells per stream of a full-attention layer
+    swa: int  # cells per stream of a sliding-window layer (0: the model has none)
+
+
+def _cells(shape: ModelShape, ctx: int, settings: RunnerSettings) -> _Cells:
+    """Cells per stream (llama-context.cpp: n_ctx_seq; llama-kv-cache-iswa.cpp: the SWA cache's size)."""
+    slots = settings.slots
+    streams = 1 if settings.unified else slots
+    per_stream = _pad(ctx) if settings.unified else _pad(-(-ctx // slots))
+    window = _window(shape)
+    has_swa = window is not None and any(_is_swa_layer(shape, i) for i in range(shape.block_count))
+    swa = 0
+    if has_swa and window is not None:
+        seqs_per_stream = slots if settings.unified else 1
+        swa = min(per_stream, _pad(window * seqs_per_stream + settings.micro_batch(ctx)))
+    return _Cells(streams, per_stream, swa)
+
+
+def _head_dims(shape: ModelShape, layer: int) -> tuple[int, int, int]:
+    """(query heads, key length, value length) of one layer."""
+    heads = _per_layer(shape.head_count, layer, 1) or 1
     embd = shape.embedding_length or 0
-    window = shape.sliding_window or SWA_WINDOW_BY_ARCH.get(shape.architecture)
-    full_cells = _pad(ctx)
-    swa_cells = _pad(min(ctx, window + UBATCH)) if window else full_cells
+    head_dim = embd // heads if embd else 128
+    return heads, shape.key_length or head_dim, shape.value_length or head_dim
+
+
+def recurrent_state_bytes(shape: ModelShape, settings: RunnerSettings) -> int:
+    """Mamba-style state of the layers without KV heads: conv and SSM rows in f32, one set per slot
+    (llama-hparams.cpp n_embd_r/n_embd_s, llama-memory-recurrent.cpp)."""
+    if not shape.ssm_inner_size:
+        return 0
+    conv = max((shape.ssm_conv_kernel or 0) - 1, 0)
+    inner, state, groups = shape.ssm_inner_size, shape.ssm_state_size or 0, shape.ssm_group_count or 0
+    per_layer = (conv * (inner + 2 * groups * state) + state * inner) * 4
+    layers = sum(1 for i in range(shape.block_count) if not _per_layer(shape.head_count_kv, i, 0))
+    return per_layer * layers * settings.slots
+
+
+def kv_cache_bytes(shape: ModelShape, ctx: int, settings: RunnerSettings | None = None) -> int:
+    """The KV cache for a total context of `ctx` tokens, plus any recurrent state (llama-kv-cache.cpp).
+
+    Per attention layer: cells x KV heads x (key + value length) x the cache types' bytes. Sliding-window layers
+    hold their window (times the slots sharing a unified cache) plus one micro-batch; MLA models (kv_lora_rank
+    with an MLA key length) cache one latent K row per token and no V; layers without KV heads hold none.
+    """
+    settings = settings or RunnerSettings()
+    k_bytes = CACHE_TYPE_BYTES[settings.cache_type_k]
+    v_bytes = CACHE_TYPE_BYTES[settings.cache_type_v]
+    cells = _cells(shape, ctx, settings)
+    mla = bool(shape.kv_lora_rank and shape.key_length_mla)
     total = 0.0
     for layer in range(shape.block_count):
-        heads = _per_layer(head_count, layer, 1) or 1
+        heads, key_length, value_length = _head_dims(shape, layer)
         kv_heads = _per_layer(shape.head_count_kv, layer, heads)
         if not kv_heads:
             continue
-        head_dim = embd // heads if embd else 128
-        key_length = shape.key_length or head_dim
-        value_length = shape.value_length or head_dim
-        per_cell = kv_heads * (key_length if shape.kv_lora_rank else key_length + value_length)
-        cells = swa_cells if window and _is_swa_layer(shape, layer) else full_cells
-        total += cells * per_cell * bytes_per_element
-    return int(total)
+        per_cell = kv_heads * key_length * k_bytes + (0 if mla else kv_heads * value_length * v_bytes)
+        layer_cells = cells.swa if cells.swa and _is_swa_layer(shape, layer) else cells.full
+        total += layer_cells * cells.streams * per_cell
+    return int(total) + recurrent_state_bytes(shape, settings)
 
 
-def overhead_bytes(shape: ModelShape) -> int:
-    """Compute buffers (the larger of the logits and the activation scratch for one micro-batch) plus runtime."""
+def compute_bytes(shape: ModelShape, ctx: int, settings: RunnerSettings | None = None) -> int:
+    """The compute buffer: the larger of two peaks of the prompt graph for one micro-batch of u tokens.
+
+    - at the output: f32 logits for every row (4 x vocab x u), six f32 rows of the hidden state (24 x embd x u)
+      and the KQ masks;
+    - without flash attention, in attention: the f32 scores of the widest layer (4 x heads x cells x u), the
+      masks, and Q/K/V with their copies (4 x u x (3 embd + 3 heads x key + 2 kv_heads x key)).
+    The masks are [cells x u] per cache kind (full and sliding window), f16 with flash attention, f32 without.
+    """
+    settings = settings or RunnerSettings()
+    u = settings.micro_batch(ctx)
     vocab = shape.vocab_size or DEFAULT_VOCAB
     embd = shape.embedding_length or 4096
-    compute = max(vocab * UBATCH * 4, 4 * embd * UBATCH * 4)
-    return compute + RUNTIME_OVERHEAD
+    cells = _cells(shape, ctx, settings)
+    attends = any(_per_layer(shape.head_count_kv, i, 1) for i in range(shape.block_count))
+    mask_cells = (cells.full + cells.swa) if attends else 0
+    masks = (2 if settings.flash else 4) * u * mask_cells
+    at_output = 4 * vocab * u + 24 * embd * u + masks
+    if settings.flash or not attends:
+        return at_output
+    widest = 0
+    for layer in range(shape.block_count):
+        heads, key_length, _ = _head_dims(shape, layer)
+        kv_heads = _per_layer(shape.head_count_kv, layer, heads) or 0
+        if not kv_heads:
+            continue
+        layer_cells = cells.swa if cells.swa and _is_swa_layer(shape, layer) else cells.full
+        scores = 4 * heads * layer_cells * u
+        qkv = 4 * u * (3 * embd + 3 * heads * key_length + 2 * kv_heads * key_length)
+        widest = max(widest, scores + qkv)
+    return max(at_output, widest + masks)
 
 
-def estimate_reserve(shape: ModelShape | None, ctx: int, user_reserve: int | None = None) -> Reserve:
+def output_bytes(shape: ModelShape, settings: RunnerSettings | None = None) -> int:
+    """The logits llama.cpp keeps for the caller: one f32 row per slot (llama-context.cpp output_reserve)."""
+    settings = settings or RunnerSettings()
+    return 4 * (shape.vocab_size or DEFAULT_VOCAB) * settings.slots
+
+
+def runtime_bytes(shape: ModelShape) -> int:
+    """Process memory outside the buffers on the CPU: libraries, model metadata, graph metadata (measured)."""
+    return CPU_RUNTIME_BASE + RUNTIME_BYTES_PER_TOKEN * (shape.vocab_size or DEFAULT_VOCAB)
+
+
+def estimate_reserve(
+    shape: ModelShape | None,
+    ctx: int,
+    user_reserve: int | None = None,
+    settings: RunnerSettings | None = None,
+    gpu_backend: Backend | None = None,
+) -> Reserve:
+    """Everything besides the weights; `gpu_backend` adds that backend's context when layers go to a GPU."""
+    settings = settings or RunnerSettings()
     if user_reserve is not None:
-        return Reserve(user_reserve, None, None, ctx, "user", "given by the user")
+        return Reserve(user_reserve, None, None, None, None, ctx, "user", "given by the user")
     if shape is None:
         return Reserve(
             UNKNOWN_SHAPE_RESERVE,
+            None,
+            None,
             None,
             None,
             ctx,
             "default",
             "model header unreadable: kept the top of the model cards' 1-2 GB band (2 GiB)",
         )
-    kv = kv_cache_bytes(shape, ctx)
-    overhead = overhead_bytes(shape)
-    return Reserve(kv + overhead, kv, overhead, ctx, "estimate", f"KV cache f16 for {ctx} tokens + compute buffers")
+    kv = kv_cache_bytes(shape, ctx, settings)
+    compute = compute_bytes(shape, ctx, settings)
+    output = output_bytes(shape, settings)
+    gpu_runtime = GPU_RUNTIME.get(gpu_backend, 0) if gpu_backend is not None else 0
+    runtime = runtime_bytes(shape) + gpu_runtime
+    slots = f"{settings.slots} slot{'s' if settings.slots > 1 else ''}"
+    if settings.slots > 1:
+        slots += ", unified" if settings.unified else ", one stream each"
+    cache = (
+        settings.cache_type_k
+        if settings.cache_type_k == settings.cache_type_v
+        else (f"K {settings.cache_type_k}, V {settings.cache_type_v}")
+    )
+    detail = (
+        f"KV cache {cache} for {ctx} tokens ({slots}) + compute for {settings.micro_batch(ctx)}-token micro-batches"
+        f" (flash attention {'on' if settings.flash else 'off'}) + output + runtime"
+    )
+    return Reserve(kv + compute + output + runtime, kv, compute, output, runtime, ctx, "estimate", detail, gpu_runtime)
 
 
-def max_context_within(shape: ModelShape, room_bytes: int, ctx_limit: int) -> int:
-    """The longest context (multiple of 256, >= 256) whose KV cache fits in `room_bytes`, or 0."""
-    low, high = 0, max(ctx_limit // CELL_PADDING, 1)
+def max_context_within(
+    shape: ModelShape, room_bytes: int, ctx_limit: int, settings: RunnerSettings | None = None
+) -> int:
+    """The longest context (multiple of 256, >= 256) whose KV cache and compute buffer fit in `room_bytes`, or 0."""
+    settings = settings or RunnerSettings()
+
+    def need(ctx: int) -> int:
+        return kv_cache_bytes(shape, ctx, settings) + compute_bytes(shape, ctx, settings)
+
+    return _largest(lambda cells: need(cells * CELL_PADDING) <= room_bytes, max(ctx_limit // CELL_PADDING, 1)) * (
+        CELL_PADDING
+    )
+
+
+def _largest(fits: Callable[[int], bool], high: int) -> int:
+    low = 0
     while low < high:
         mid = (low + high + 1) // 2
-        if kv_cache_bytes(shape, mid * CELL_PADDING) <= room_bytes:
+        if fits(mid):
             low = mid
         else:
             high = mid - 1
-    return low * CELL_PADDING
+    return low

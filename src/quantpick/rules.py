@@ -15,10 +15,11 @@ from quantpick.hardware import Hardware
 from quantpick.memory import (
     CELL_PADDING,
     Reserve,
+    RunnerSettings,
+    compute_bytes,
     estimate_reserve,
     kv_cache_bytes,
     max_context_within,
-    overhead_bytes,
 )
 from quantpick.naming import ParsedRepo, QuantGroup
 from quantpick.sizes import format_size
@@ -44,6 +45,7 @@ class Options:
     reserve_bytes: int | None = None
     prefer: Preference = "auto"
     quant: str | None = None  # an explicit choice; floats only this way
+    runner: RunnerSettings = field(default_factory=RunnerSettings)  # llama-server's settings (slots, -fa, -ub, ...)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -56,6 +58,8 @@ class Options:
             raise InvalidValue(
                 "ctx", f"the context must be 1 to {MAX_CTX} tokens, got {self.ctx}", hint="e.g. 8192 or 32768"
             )
+        if self.reserve_bytes is not None and self.reserve_bytes < 0:
+            raise InvalidValue("reserve", "the reserve cannot be negative")
 
     def context_for(self, shape: ModelShape | None) -> int:
         """The context to plan for: the one asked for, else DEFAULT_CTX within the model's trained context."""
@@ -63,8 +67,6 @@ class Options:
             return self.ctx
         trained = shape.context_length if shape is not None else None
         return min(DEFAULT_CTX, trained) if trained else DEFAULT_CTX
-        if self.reserve_bytes is not None and self.reserve_bytes < 0:
-            raise InvalidValue("reserve", "the reserve cannot be negative")
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,21 @@ class Budget:
     usable_ram_bytes: int
     has_gpu: bool
     explanation: list[str]
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    """What a candidate needs, by part. `total_bytes` must fit: the file once (mapped pages of repacked tensors are
+    clean and reclaimable), plus KV, compute, output and runtime. `repack_bytes` is reported apart."""
+
+    weights_bytes: int
+    repack_bytes: int
+    kv_cache_bytes: int | None
+    compute_bytes: int | None
+    output_bytes: int | None
+    runtime_bytes: int | None
+    total_bytes: int
+    devices: tuple[tuple[str, int], ...]  # ("gpu" for the GPUs together, "cpu"), bytes on each
 
 
 @dataclass
@@ -92,6 +109,7 @@ class Candidate:
     loss: float | None = None
     loss_source: str | None = None
     reasons: list[Reason] = field(default_factory=list)
+    memory: MemoryUse | None = None
 
     @property
     def files(self) -> list[str]:
@@ -260,6 +278,50 @@ def evaluate(
         if no_gpu_kernel and quant is not None:
             cand.say("no_gpu_kernel", f"no {hw.backend} kernel for {quant.name}: runs on the CPU")
         cand.gpu_layers = _gpu_layers(cand, budget, reserve, shape)
+        cand.memory = memory_use(cand, hw, budget, reserve, shape)
+
+
+def memory_use(cand: Candidate, hw: Hardware, budget: Budget, reserve: Reserve, shape: ModelShape | None) -> MemoryUse:
+    """The candidate's memory by part and by device, following its placement."""
+    weights = cand.size_bytes
+    total = weights + reserve.total_bytes
+    layers = shape.block_count if shape is not None else None
+    if cand.placement == "gpu":
+        on_gpu_weights, kv_share = weights, 1.0
+    elif cand.placement == "gpu+cpu" and cand.gpu_layers is not None and layers:
+        on_gpu_weights = weights * cand.gpu_layers // (layers + 1)
+        kv_share = min(cand.gpu_layers, layers) / layers
+    elif cand.placement == "gpu+cpu":
+        on_gpu_weights, kv_share = min(weights, budget.speed_bytes), 0.0
+    else:
+        on_gpu_weights, kv_share = 0, 0.0
+    devices: tuple[tuple[str, int], ...]
+    if on_gpu_weights and reserve.kv_cache_bytes is not None:
+        gpu = on_gpu_weights + int((reserve.kv_cache_bytes or 0) * kv_share) + (reserve.compute_bytes or 0)
+        gpu += reserve.gpu_runtime_bytes
+        devices = (("gpu", gpu), ("cpu", total - gpu))
+    elif on_gpu_weights:
+        devices = (("gpu", on_gpu_weights), ("cpu", total - on_gpu_weights))
+    else:
+        devices = (("cpu", total),)
+    repack = 0
+    if cand.quant is not None and cand.placement is not None and cand.quant.repacks_on(hw.cpu.flags):
+        # The token embedding stays mapped (llama.cpp looks rows up in it, which repacked layouts cannot serve).
+        embedding = 0
+        if shape is not None and shape.vocab_size and shape.embedding_length:
+            bpw = cand.quant.bpw_effective or cand.quant.bpw_nominal or 0
+            embedding = int(shape.vocab_size * shape.embedding_length * bpw / 8)
+        repack = max(weights - on_gpu_weights - embedding, 0)
+    return MemoryUse(
+        weights,
+        repack,
+        reserve.kv_cache_bytes,
+        reserve.compute_bytes,
+        reserve.output_bytes,
+        reserve.runtime_bytes,
+        total,
+        devices,
+    )
 
 
 def _gpu_layers(cand: Candidate, budget: Budget, reserve: Reserve, shape: ModelShape | None) -> int | None:
@@ -272,7 +334,7 @@ def _gpu_layers(cand: Candidate, budget: Budget, reserve: Reserve, shape: ModelS
         return layers + 1  # every repeating layer plus the output layer
     kv_per_layer = (reserve.kv_cache_bytes or 0) / layers
     per_layer = cand.size_bytes / (layers + 1) + kv_per_layer
-    room = budget.speed_bytes - (reserve.overhead_bytes or reserve.total_bytes)
+    room = budget.speed_bytes - (reserve.overhead_bytes if reserve.overhead_bytes is not None else reserve.total_bytes)
     return max(0, min(layers, int(room // per_layer))) if per_layer > 0 else 0
 
 
@@ -287,8 +349,8 @@ def recommend(
 ) -> Recommendation:
     """Pick the quant of `parsed` for `hw`; raise NoFitError when nothing fits, UsageError for an unknown quant."""
     ctx = options.context_for(shape)
-    reserve = estimate_reserve(shape, ctx, options.reserve_bytes)
     budget = compute_budget(hw)
+    reserve = estimate_reserve(shape, ctx, options.reserve_bytes, options.runner, _gpu_backend(hw, budget))
     candidates = [Candidate(g.label, g.quant, g.size_bytes, g) for g in parsed.quants]
     for cand, group in zip(candidates, parsed.quants, strict=True):
         _check_eligible(cand, group, explicit=options.quant)
@@ -360,6 +422,10 @@ def recommend(
     runners = sorted((c for c in pool if c is not pick), key=_rank_key)[:3]
     _add_pick_notes(pick, hw, candidates, shape, notes)
     return Recommendation(budget, reserve, mode, pick, candidates, runners, notes)
+
+
+def _gpu_backend(hw: Hardware, budget: Budget) -> Backend | None:
+    return hw.backend if budget.has_gpu and hw.backend != "cpu" else None
 
 
 def label_matches(group: QuantGroup, wanted: str) -> bool:
@@ -505,16 +571,18 @@ def _no_fit(
     )
     fitting_ctx: int | None = None
     if shape is not None and reserve.source == "estimate":
-        room = limit - smallest.size_bytes - overhead_bytes(shape)
+        room = limit - smallest.size_bytes - (reserve.output_bytes or 0) - (reserve.runtime_bytes or 0)
         wanted = options.context_for(shape)
         ceiling = min(wanted, shape.context_length) if shape.context_length else wanted
-        ctx = max_context_within(shape, room, ceiling) if room > 0 else 0
+        ctx = max_context_within(shape, room, ceiling, options.runner) if room > 0 else 0
         if CELL_PADDING <= ctx < wanted:
             fitting_ctx = ctx  # never past the model's trained context
     hints = []
     if fitting_ctx is not None and shape is not None:
         hints.append(
-            f"a context of {fitting_ctx} tokens would fit (KV {format_size(kv_cache_bytes(shape, fitting_ctx))})"
+            f"a context of {fitting_ctx} tokens would fit"
+            f" (KV {format_size(kv_cache_bytes(shape, fitting_ctx, options.runner))},"
+            f" compute {format_size(compute_bytes(shape, fitting_ctx, options.runner))})"
         )
     hints.append(f"{format_size(need - limit)} more memory would fit it")
     if mode == "speed":
@@ -577,7 +645,9 @@ def plan_without_repo(
     plans = []
     for params in sizes:
         ref_size, shape = reference_shape(params)
-        reserve = estimate_reserve(shape, options.ctx or DEFAULT_CTX, options.reserve_bytes)
+        reserve = estimate_reserve(
+            shape, options.ctx or DEFAULT_CTX, options.reserve_bytes, options.runner, _gpu_backend(hw, budget)
+        )
         candidates = []
         for quant in types:
             bpw = quant.bpw_effective or quant.bpw_nominal

@@ -78,6 +78,7 @@ class GetPlan:
             ctx,
             model_path=str(self.download.model_path),
             mmproj_path=mmproj_path,
+            runner=self.options.runner,
         )
 
 
@@ -157,7 +158,7 @@ def recommend(
     opts = options or Options()
     view = load_repo(repo, revision)
     result = apply_rules(hw, view.parsed, view.shape, view.catalog, opts, repo=repo)
-    command = llama_server_command(repo, result.pick, result.reserve.ctx)
+    command = llama_server_command(repo, result.pick, result.reserve.ctx, runner=opts.runner)
     return RepoRecommendation(view, hw, opts, result, command)
 
 

@@ -16,12 +16,14 @@ ReserveSource = Literal["estimate", "default", "user"]
 SplitStyle = Literal["gguf-split", "concat"]
 OtherKind = Literal["mmproj", "imatrix", "drafter", "non-gguf"]
 Layout = Literal["cache", "local-dir"]
+FlashAttn = Literal["auto", "on", "off"]
 FileStatus = Literal["present", "partial", "missing", "downloaded", "resumed"]
 
 MODES: tuple[Mode, ...] = get_args(Mode)
 PREFERENCES: tuple[Preference, ...] = get_args(Preference)
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 FAMILIES: tuple[Family, ...] = get_args(Family)
+FLASH_ATTN: tuple[FlashAttn, ...] = get_args(FlashAttn)
 
 _State = TypeVar("_State", bound=str)
 

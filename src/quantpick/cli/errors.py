@@ -53,6 +53,11 @@ FLAGS = {
     "mmproj": "--mmproj",
     "revision": "--revision",
     "connections": "--connections",
+    "parallel": "--parallel",
+    "flash_attn": "--flash-attn",
+    "ubatch": "--ubatch",
+    "cache_type_k": "--cache-type-k",
+    "cache_type_v": "--cache-type-v",
 }
 
 

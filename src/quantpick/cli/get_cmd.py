@@ -8,16 +8,22 @@ import typer
 
 from quantpick.cli.options import (
     BackendOpt,
+    CacheTypeKOpt,
+    CacheTypeVOpt,
     CtxOpt,
+    FlashAttnOpt,
     HardwareOpt,
     JsonOpt,
+    KvUnifiedOpt,
     ModeOpt,
+    ParallelOpt,
     PreferOpt,
     QuantOpt,
     RamOpt,
     RepoArg,
     ReserveOpt,
     RevisionOpt,
+    UbatchOpt,
     VramOpt,
     machine,
     output,
@@ -123,6 +129,12 @@ def get_command(
     ram: RamOpt = None,
     backend: BackendOpt = None,
     hardware: HardwareOpt = None,
+    parallel: ParallelOpt = None,
+    kv_unified: KvUnifiedOpt = None,
+    flash_attn: FlashAttnOpt = "auto",
+    ubatch: UbatchOpt = 512,
+    cache_type_k: CacheTypeKOpt = "f16",
+    cache_type_v: CacheTypeVOpt = "f16",
     _json: JsonOpt = False,
 ) -> None:
     """Download a quant (every shard of a split set), verify its sha256, print the model file's path."""
@@ -133,7 +145,19 @@ def get_command(
     out = output(ctx)
     if local_dir is not None and not local_dir.strip():
         raise InvalidValue("local_dir", "an empty folder name", hint="name a folder, e.g. --local-dir ./models")
-    options = plan_options(mode=mode, ctx=context, reserve=reserve, prefer=prefer, quant=quant)
+    options = plan_options(
+        mode=mode,
+        ctx=context,
+        reserve=reserve,
+        prefer=prefer,
+        quant=quant,
+        parallel=parallel,
+        kv_unified=kv_unified,
+        flash_attn=flash_attn,
+        ubatch=ubatch,
+        cache_type_k=cache_type_k,
+        cache_type_v=cache_type_v,
+    )
     hw = machine(hardware, vram, ram, backend)
     plan = service.plan_get(
         repo,

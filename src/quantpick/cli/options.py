@@ -30,8 +30,8 @@ CtxOpt = Annotated[
         "--ctx",
         "-c",
         metavar="TOKENS",
-        help="Context length to plan the KV cache for, in tokens (default: 8192, or the model's trained context "
-        "when that is shorter).",
+        help="Total context in tokens, as llama-server's -c, shared by its slots (default: 8192, or the model's "
+        "trained context when that is shorter).",
         show_default=False,
     ),
 ]
@@ -62,6 +62,62 @@ QuantOpt = Annotated[
     ),
 ]
 
+_RUNNER = "Runner settings (llama-server's; the printed command sets the ones you change)"
+ParallelOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--parallel",
+        "-np",
+        metavar="N",
+        help="Slots (parallel sequences). Default: llama-server's auto, 4 slots sharing one unified KV cache; "
+        "-np N gives N separate KV streams unless --kv-unified.",
+        show_default=False,
+        rich_help_panel=_RUNNER,
+    ),
+]
+KvUnifiedOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--kv-unified/--no-kv-unified",
+        help="One KV cache shared by all slots (default: yes under auto slots, no with --parallel).",
+        show_default=False,
+        rich_help_panel=_RUNNER,
+    ),
+]
+FlashAttnOpt = Annotated[
+    str,
+    typer.Option(
+        "--flash-attn",
+        "-fa",
+        metavar="auto|on|off",
+        help="Flash attention (auto turns it on).",
+        rich_help_panel=_RUNNER,
+    ),
+]
+UbatchOpt = Annotated[
+    int,
+    typer.Option(
+        "--ubatch", "-ub", metavar="N", help="Micro-batch in tokens; sizes the compute buffer.", rich_help_panel=_RUNNER
+    ),
+]
+_CACHE_TYPES = "f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0 or iq4_nl"
+CacheTypeKOpt = Annotated[
+    str,
+    typer.Option(
+        "--cache-type-k", "-ctk", metavar="TYPE", help=f"K cache type: {_CACHE_TYPES}.", rich_help_panel=_RUNNER
+    ),
+]
+CacheTypeVOpt = Annotated[
+    str,
+    typer.Option(
+        "--cache-type-v",
+        "-ctv",
+        metavar="TYPE",
+        help=f"V cache type: {_CACHE_TYPES} (quantized needs flash attention).",
+        rich_help_panel=_RUNNER,
+    ),
+]
+
 
 def output(ctx: typer.Context) -> Output:
     """The run's Output, made once by the root command (quantpick.cli.app)."""
@@ -78,17 +134,33 @@ def plan_options(
     reserve: str | None = None,
     prefer: str = "auto",
     quant: str | None = None,
+    parallel: int | None = None,
+    kv_unified: bool | None = None,
+    flash_attn: str = "auto",
+    ubatch: int = 512,
+    cache_type_k: str = "f16",
+    cache_type_v: str = "f16",
 ) -> Options:
+    from quantpick.memory import RunnerSettings
     from quantpick.rules import Options
     from quantpick.sizes import parse_size
-    from quantpick.states import MODES, PREFERENCES, choose
+    from quantpick.states import FLASH_ATTN, MODES, PREFERENCES, choose
 
+    runner = RunnerSettings(
+        parallel=parallel,
+        kv_unified=kv_unified,
+        flash_attn=choose(flash_attn, FLASH_ATTN, "flash_attn"),
+        ubatch=ubatch,
+        cache_type_k=cache_type_k.lower(),
+        cache_type_v=cache_type_v.lower(),
+    )
     return Options(
         mode=choose(mode, MODES, "mode"),
         ctx=ctx,
         reserve_bytes=parse_size(reserve, field="reserve") if reserve is not None else None,
         prefer=choose(prefer, PREFERENCES, "prefer"),
         quant=quant,
+        runner=runner,
     )
 
 

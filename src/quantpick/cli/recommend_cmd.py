@@ -8,15 +8,21 @@ import typer
 
 from quantpick.cli.options import (
     BackendOpt,
+    CacheTypeKOpt,
+    CacheTypeVOpt,
     CtxOpt,
+    FlashAttnOpt,
     HardwareOpt,
     JsonOpt,
+    KvUnifiedOpt,
     ModeOpt,
+    ParallelOpt,
     PreferOpt,
     QuantOpt,
     RamOpt,
     ReserveOpt,
     RevisionOpt,
+    UbatchOpt,
     VramOpt,
     machine,
     output,
@@ -36,6 +42,7 @@ Examples:
   quantpick recommend bartowski/Qwen_Qwen3-8B-GGUF
   quantpick recommend bartowski/Qwen_Qwen3-8B-GGUF --ctx 32768 --mode quality
   quantpick recommend unsloth/Qwen3-30B-A3B-GGUF --hardware laptop.json --json
+  quantpick recommend bartowski/Qwen_Qwen3-8B-GGUF --parallel 1 -ctk q8_0 -ctv q8_0   # one slot, q8_0 KV
 """
 
 PLACEMENT_TEXT = {"gpu": "all on the GPU", "gpu+cpu": "split GPU + CPU", "cpu": "on the CPU"}
@@ -83,6 +90,12 @@ def recommend_command(
     ram: RamOpt = None,
     backend: BackendOpt = None,
     hardware: HardwareOpt = None,
+    parallel: ParallelOpt = None,
+    kv_unified: KvUnifiedOpt = None,
+    flash_attn: FlashAttnOpt = "auto",
+    ubatch: UbatchOpt = 512,
+    cache_type_k: CacheTypeKOpt = "f16",
+    cache_type_v: CacheTypeVOpt = "f16",
     revision: RevisionOpt = None,
     _json: JsonOpt = False,
 ) -> None:
@@ -90,7 +103,19 @@ def recommend_command(
     from quantpick import service
 
     out = output(ctx)
-    options = plan_options(mode=mode, ctx=context, reserve=reserve, prefer=prefer, quant=quant)
+    options = plan_options(
+        mode=mode,
+        ctx=context,
+        reserve=reserve,
+        prefer=prefer,
+        quant=quant,
+        parallel=parallel,
+        kv_unified=kv_unified,
+        flash_attn=flash_attn,
+        ubatch=ubatch,
+        cache_type_k=cache_type_k,
+        cache_type_v=cache_type_v,
+    )
     extra_size = parse_params(params) if params else None
     hw = machine(hardware, vram, ram, backend)
     for warning in hw.warnings:
