@@ -149,11 +149,12 @@ def render_recommendation(out: Output, result: RepoRecommendation) -> None:
     if reserve.source == "estimate":
         out.show(
             plain(
-                f"reserve: {format_size(reserve.total_bytes)} = KV cache {format_size(reserve.kv_cache_bytes)} "
-                f"({reserve.ctx} tokens, f16) + overhead {format_size(reserve.overhead_bytes)}"
-                f"  ({view.shape_status})"
+                f"reserve: {format_size(reserve.total_bytes)} = KV cache {format_size(reserve.kv_cache_bytes)}"
+                f" + compute {format_size(reserve.compute_bytes)} + output {format_size(reserve.output_bytes)}"
+                f" + runtime {format_size(reserve.runtime_bytes)}  ({view.shape_status})"
             )
         )
+        out.show(plain(f"  {reserve.detail}"))
     else:
         out.show(plain(f"reserve: {format_size(reserve.total_bytes)} ({reserve.detail})"))
     out.show("")
@@ -163,6 +164,13 @@ def render_recommendation(out: Output, result: RepoRecommendation) -> None:
     )
     for reason in pick.reasons:
         out.show(plain(f"  - {reason.text}"))
+    if pick.memory is not None:
+        memory = pick.memory
+        where = ", ".join(f"{device} {format_size(size)}" for device, size in memory.devices)
+        line = f"  memory: {format_size(memory.total_bytes)} ({where})"
+        if memory.repack_bytes:
+            line += f"; about {format_size(memory.repack_bytes)} of it repacked in RAM at load"
+        out.show(plain(line))
     for note in rec.notes:
         out.show(plain(f"  note: {note.text}"))
     if rec.runners_up:
