@@ -193,6 +193,8 @@ def _make_handler(hub: LocalHub):
             return request
 
         def _send(self, status: int, body: bytes = b"", headers: dict | None = None, *, head: bool = False) -> None:
+            # Recorded before the first byte leaves: once the client has its answer the count must include it.
+            self._record(status, 0 if head else len(body))
             self.send_response(status)
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
@@ -200,7 +202,6 @@ def _make_handler(hub: LocalHub):
             self.end_headers()
             if not head and body:
                 self.wfile.write(body)
-            self._record(status, 0 if head else len(body))
 
         def _json(self, data, headers: dict | None = None) -> None:
             self._send(200, json.dumps(data).encode(), {"Content-Type": "application/json", **(headers or {})})

@@ -171,7 +171,8 @@ def main() -> None:
         " in RAM less the token embedding), not part of the bar: AMX copies are about twice what they replace, and"
         " a tied output matrix is copied too. deepseek2-mla runs without AMX/CPU_REPACK buffers: llama.cpp b11434"
         " aborts (GGML_ASSERT, ggml-backend.cpp:1434) creating its context with flash attention on while weights sit"
-        " in them. All models are Q4_K_M.",
+        " in them. All models are Q4_K_M. No GPU rows: no GPU machine was lent to this work, so quantpick's GPU-side"
+        " figures (CUDA context, other backends' margin) are cited in the README, not measured.",
         "",
     ]
     failures = 0
