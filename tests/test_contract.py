@@ -29,6 +29,7 @@ TOP_LEVEL = {
         "budget",
         "reserve",
         "runner",
+        "decision",
         "model",
         "model_source",
         "mode",

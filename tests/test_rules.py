@@ -16,7 +16,19 @@ CATALOG = load_catalog()
 LLAMA3_8B = ModelShape("llama", 32, 4096, 8192, 32, 8, vocab_size=128256)
 QWEN_72B = ModelShape("qwen2", 80, 8192, 32768, 64, 8, 128, 128, vocab_size=152064)
 QWEN3_30B_MOE = ModelShape(
-    "qwen3moe", 48, 2048, 40960, 32, 4, 128, 128, expert_count=128, expert_used_count=8, vocab_size=151936
+    "qwen3moe",
+    48,
+    2048,
+    40960,
+    32,
+    4,
+    128,
+    128,
+    expert_count=128,
+    expert_used_count=8,
+    vocab_size=151936,
+    feed_forward_length=6144,
+    expert_feed_forward_length=768,
 )
 
 # bartowski/Meta-Llama-3.1-8B-Instruct-GGUF-like file sizes (GB)
@@ -86,8 +98,10 @@ def test_12_gib_gpu_takes_the_best_file_that_fits_with_its_kv_cache():
 
 def test_8_gib_gpu_on_cuda():
     result = pick(gpu_machine(8), repo(SIZES_8B))
-    assert result.pick.label == "Q6_K"  # 6.6 GB + 1.74 GiB reserve fits in 8 GiB; Q6_K_L does not
-    assert [c.label for c in result.runners_up][:2] == ["Q5_K_L", "Q5_K_M"]
+    # Q6_K all on the GPU (~35 tok/s) beats Q6_K_L split with RAM: the same measured loss, faster
+    assert result.pick.label == "Q6_K" and result.pick.placement == "gpu"
+    assert result.pick.speed is not None and result.pick.speed.generation_tokens_per_second >= 20
+    assert result.pick.reasons[0].code == "best_quality_at_speed" and "all-GPU" in result.pick.reasons[0].text
 
 
 def test_8_gib_cpu_only_machine_and_repacking_note():
@@ -114,29 +128,40 @@ def test_repack_notes_follow_the_catalog_and_the_cpu_flags():
     assert [n.code for n in amx.notes] == ["cpu_repack"] and "(amx)" in amx.notes[0].text  # ggml-cpu/amx: Q5_K
 
 
-def test_below_q4_cuda_takes_the_i_quant_cpu_keeps_the_k_quant():
+def test_i_quants_compete_on_quality_on_cuda_and_pay_for_kernels_elsewhere():
     # room for IQ3_M (3.78 GB) but not Q3_K_M (4.02 GB)
     budget = 3.9 * GB / GiB + 1
-    on_cuda = pick(gpu_machine(budget), repo(SIZES_8B), reserve_bytes=1 * GiB)
-    assert on_cuda.pick.label == "IQ3_M"
-    assert any("below Q4" in r and "I-quants" in r for r in texts(on_cuda.pick.reasons))
-    on_vulkan = pick(gpu_machine(budget, backend="vulkan"), repo(SIZES_8B), reserve_bytes=1 * GiB)
-    assert on_vulkan.pick.label == "Q3_K_S"
-    assert any("slower" in r for r in texts(on_vulkan.pick.reasons))
-    on_cpu = pick(cpu_machine(budget + 1), repo(SIZES_8B), reserve_bytes=1 * GiB)
-    assert on_cpu.pick.label == "Q3_K_S"
+    on_cuda = pick(gpu_machine(budget), repo(SIZES_8B), reserve_bytes=1 * GiB, min_speed=60)  # all on the GPU
+    assert on_cuda.pick.label == "IQ3_M"  # better measured loss than Q3_K_S, fast enough
+    labels = {c.label: c for c in on_cuda.candidates}
+    size_ratio = labels["Q3_K_S"].size_bytes / labels["IQ3_M"].size_bytes
+    cuda_ratio = (
+        labels["IQ3_M"].speed.generation_tokens_per_second / labels["Q3_K_S"].speed.generation_tokens_per_second
+    )
+    assert cuda_ratio == pytest.approx(size_ratio, rel=0.01)  # only the bytes differ on CUDA
+    on_vulkan = pick(gpu_machine(budget, backend="vulkan"), repo(SIZES_8B), reserve_bytes=1 * GiB, min_speed=60)
+    assert on_vulkan.pick.label == "Q3_K_S"  # the I-quant kernels are too slow for 60 tok/s there
+    vulkan = {c.label: c for c in on_vulkan.candidates}
+    assert "I-quant kernels" in vulkan["IQ3_M"].speed.basis
+    assert vulkan["IQ3_M"].speed.generation_tokens_per_second < vulkan["Q3_K_S"].speed.generation_tokens_per_second
 
 
-def test_at_q4_and_above_cuda_stays_with_k_quants():
-    result = pick(gpu_machine(4.7 * GB / GiB + 1), repo(SIZES_8B), reserve_bytes=1 * GiB)
-    assert result.pick.label == "Q4_K_S"  # IQ4_NL has a lower measured loss but K-quants win at Q4 and above
+def test_iq4_is_not_slowed_on_cpu():
+    result = pick(cpu_machine(64), repo({"IQ4_XS": 4.45, "Q4_K_S": 4.69}))
+    speeds = {c.label: c.speed.generation_tokens_per_second for c in result.candidates}
+    assert speeds["IQ4_XS"] > speeds["Q4_K_S"]  # IQ4 kernels run as fast as K-quants on CPUs (PR #5747)
 
 
-def test_i_quant_only_when_no_k_quant_fits_on_cpu():
-    only_small = {"Q3_K_M": 4.02, "IQ2_M": 2.95, "IQ3_XS": 3.52}
-    result = pick(cpu_machine(3.6 * GB / GiB + 1 + 1), repo(only_small), reserve_bytes=1 * GiB)
-    assert result.pick.label == "IQ3_XS"
-    assert any("no K-quant fits" in r for r in texts(result.pick.reasons))
+def test_without_a_fast_enough_candidate_the_fastest_above_the_floor():
+    only_small = {"Q3_K_M": 4.02, "IQ2_M": 2.95, "IQ3_XS": 3.52, "IQ1_M": 2.16}
+    result = pick(cpu_machine(3.6 * GB / GiB + 1 + 1), repo(only_small), reserve_bytes=1 * GiB, min_speed=1000)
+    assert result.pick.label == "IQ2_M"  # IQ1_M is faster but below the floor (IQ2_XS)
+    assert result.pick.reasons[0].code == "too_slow_fastest"
+    assert "below_min_speed" in [n.code for n in result.notes]
+    floor_off = pick(
+        cpu_machine(3.6 * GB / GiB + 1 + 1), repo(only_small), reserve_bytes=1 * GiB, min_speed=1000, quality_floor=None
+    )
+    assert floor_off.pick.label == "IQ1_M"
 
 
 def test_quality_mode_adds_ram_and_offloads_layers_split_72b():
@@ -166,7 +191,7 @@ def test_quality_mode_adds_ram_and_offloads_layers_split_72b():
 def test_auto_falls_back_to_quality_and_says_so():
     result = pick(gpu_machine(4), repo({"Q4_K_M": 4.92, "Q8_0": 8.54}))
     assert result.mode == "quality" and result.pick.placement == "gpu+cpu"
-    assert any("nothing fits in GPU memory alone" in n for n in texts(result.notes))
+    assert any("does not fit in GPU memory alone" in n for n in texts(result.notes))
 
 
 def test_128k_context_no_longer_fits():
@@ -181,20 +206,22 @@ def test_128k_context_no_longer_fits():
     assert "more memory" in render(error).hint and "--" not in (error.hint or "")
 
 
-def test_speed_mode_with_nothing_on_the_gpu_suggests_quality_mode():
-    with pytest.raises(NoFitError) as caught:
-        pick(gpu_machine(2), repo({"Q4_K_M": 4.92}), mode="speed")
-    assert "--mode quality" in render(caught.value).hint and caught.value.details["mode"] == "speed"
+def test_speed_mode_takes_the_fastest_above_the_floor():
+    sizes = {"Q4_K_M": 4.92, "Q8_0": 8.54, "IQ2_M": 2.95, "IQ2_XXS": 2.4}
+    result = pick(gpu_machine(12), repo(sizes), mode="speed")
+    assert result.pick.label == "IQ2_M" and result.pick.reasons[0].code == "fastest"
+    assert pick(gpu_machine(12), repo(sizes), mode="quality").pick.label == "Q8_0"
 
 
-def test_moe_split_gets_the_expert_offload_hint():
-    parsed = repo({"Q8_0": 32.5, "Q4_K_M": 18.6})
-    result = pick(gpu_machine(12), parsed, shape=QWEN3_30B_MOE, mode="quality")
-    assert result.pick.placement == "gpu+cpu"
-    assert any("--n-cpu-moe" in r and "exps=CPU" in r for r in texts(result.pick.reasons))
-
-
-# --- candidates and ranking ---------------------------------------------------------------------------
+def test_moe_keeps_experts_in_ram_instead_of_a_layer_split():
+    parsed = repo({"Q8_0": 32.5, "Q4_K_M": 18.6, "UD-IQ1_S": 7.0})
+    result = pick(gpu_machine(12, ram_gib=32), parsed, shape=QWEN3_30B_MOE)
+    # not UD-IQ1_S all on the GPU: a file of Q4 level or better with its experts in RAM
+    assert result.pick.quant.level >= 4 and result.pick.placement == "gpu+cpu"
+    assert result.pick.gpu_layers == 49 and 0 < result.pick.cpu_moe_layers < 48
+    assert any("--n-cpu-moe" in r for r in texts(result.pick.reasons))
+    assert not any(r.code in ("moe_offload", "gpu_layers") for r in result.pick.reasons)  # no contradicting hint
+    assert result.pick.speed.generation_tokens_per_second > 20  # 3B active parameters per token
 
 
 def test_floats_never_automatic_but_explicit_quant_works():
@@ -246,7 +273,8 @@ def test_ties_go_to_the_smaller_file():
 def test_prefer_flags():
     parsed = repo(SIZES_8B)
     assert pick(cpu_machine(64), parsed, prefer="i").pick.label == "IQ4_NL"
-    assert pick(cpu_machine(64), parsed, prefer="k").pick.label == "Q8_0"
+    assert pick(cpu_machine(64), parsed, prefer="k").pick.label == "Q5_K_L"  # Q6_K and up: under 5 tok/s on DDR4
+    assert pick(cpu_machine(64), parsed, prefer="k", ram_bandwidth_gbps=100).pick.label == "Q8_0"
     assert pick(cpu_machine(5.25), parsed, prefer="any", reserve_bytes=0).pick.label == "IQ4_XS"
     assert pick(cpu_machine(5.25), parsed, prefer="k", reserve_bytes=0).pick.label == "Q3_K_L"
     with pytest.raises(NoFitError):

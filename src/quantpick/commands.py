@@ -30,6 +30,8 @@ def llama_server_command(
     if pick is not None:
         if pick.gpu_layers is not None:
             parts += ["-ngl", str(pick.gpu_layers)]
+            if pick.cpu_moe_layers:
+                parts += ["--n-cpu-moe", str(pick.cpu_moe_layers)]
         elif pick.placement == "gpu+cpu":
             parts += ["--fit", "on"]
     return " ".join(parts)

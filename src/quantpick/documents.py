@@ -45,6 +45,7 @@ class RamDoc(TypedDict):
     source: str
     host_total_bytes: int | None
     cgroup_limit_bytes: int | None
+    bandwidth_gbps: float | None
 
 
 class GpuDoc(TypedDict):
@@ -104,6 +105,10 @@ class ModelDoc(TypedDict):
     ssm_inner_size: int | None
     ssm_state_size: int | None
     ssm_group_count: int | None
+    feed_forward_length: int | None
+    expert_feed_forward_length: int | None
+    expert_shared_count: int | None
+    leading_dense_block_count: int | None
 
 
 class FileDoc(TypedDict):
@@ -150,6 +155,23 @@ class MemoryDoc(TypedDict):
     runtime_bytes: int | None
     total_bytes: int
     devices: list[DeviceMemoryDoc]
+
+
+class SpeedDoc(TypedDict):
+    """Estimated speed: generation bound by memory bandwidth; prompt speed has no sourced basis yet (null)."""
+
+    generation_tokens_per_second: float
+    prompt_tokens_per_second: float | None
+    bound_by: str
+    basis: str
+    source: str
+
+
+class DecisionDoc(TypedDict):
+    mode: str
+    min_speed: float
+    quality_floor: str | None
+    rule: str
 
 
 class RunnerDoc(TypedDict):
@@ -232,6 +254,9 @@ class CandidateDoc(TypedDict):
     quality_source: str | None
     reasons: list[ReasonDoc]
     memory: MemoryDoc | None
+    speed: SpeedDoc | None
+    cpu_moe_layers: int | None
+    below_quality_floor: bool
 
 
 class PickDoc(CandidateDoc):
@@ -247,6 +272,7 @@ class RecommendDocument(TypedDict):
     budget: BudgetDoc
     reserve: ReserveDoc
     runner: RunnerDoc
+    decision: DecisionDoc
     model: ModelDoc | None
     model_source: str
     mode: BudgetMode
@@ -478,6 +504,7 @@ if typing.TYPE_CHECKING:
     from quantpick.naming import OtherFile, QuantGroup
     from quantpick.rules import Budget, Candidate, MemoryUse, Reason, SizePlan
     from quantpick.service import GetPlan, RepoRecommendation, RepoView, SizesPlan
+    from quantpick.speed import SpeedEstimate
 
 
 def error_document(code: str, message: str, hint: str | None, details: dict[str, Any] | None) -> ErrorDocument:
@@ -576,6 +603,19 @@ def candidate_doc(cand: Candidate) -> CandidateDoc:
         "quality_source": cand.loss_source,
         "reasons": _reasons(cand.reasons),
         "memory": memory_doc(cand.memory) if cand.memory is not None else None,
+        "speed": speed_doc(cand.speed) if cand.speed is not None else None,
+        "cpu_moe_layers": cand.cpu_moe_layers,
+        "below_quality_floor": cand.below_floor,
+    }
+
+
+def speed_doc(speed: SpeedEstimate) -> SpeedDoc:
+    return {
+        "generation_tokens_per_second": round(speed.generation_tokens_per_second, 2),
+        "prompt_tokens_per_second": speed.prompt_tokens_per_second,
+        "bound_by": speed.bound_by,
+        "basis": speed.basis,
+        "source": speed.source,
     }
 
 
@@ -704,6 +744,12 @@ def recommend_document(result: RepoRecommendation) -> RecommendDocument:
         "budget": budget_doc(rec.budget),
         "reserve": reserve_doc(rec.reserve),
         "runner": runner_doc(result.options.runner),
+        "decision": {
+            "mode": result.options.mode,
+            "min_speed": rec.decision.min_speed if rec.decision is not None else 0.0,
+            "quality_floor": result.options.quality_floor,
+            "rule": rec.decision.rule if rec.decision is not None else "",
+        },
         "model": model_doc(result.view.shape),
         "model_source": result.view.shape_status,
         "mode": rec.mode,

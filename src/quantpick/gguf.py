@@ -37,6 +37,10 @@ SHAPE_SUFFIXES = (
     "ssm.inner_size",
     "ssm.state_size",
     "ssm.group_count",
+    "feed_forward_length",
+    "expert_feed_forward_length",
+    "expert_shared_count",
+    "leading_dense_block_count",
 )
 
 
@@ -61,6 +65,10 @@ BOUNDS = {
     "ssm_inner_size": 1 << 20,
     "ssm_state_size": 1 << 16,
     "ssm_group_count": 1 << 16,
+    "feed_forward_length": 1 << 22,
+    "expert_feed_forward_length": 1 << 22,
+    "expert_shared_count": 1 << 16,
+    "leading_dense_block_count": 4096,
 }
 
 
@@ -100,6 +108,10 @@ class ModelShape:
     ssm_inner_size: int | None = None
     ssm_state_size: int | None = None
     ssm_group_count: int | None = None
+    feed_forward_length: int | None = None
+    expert_feed_forward_length: int | None = None  # MoE: each expert's FFN width
+    expert_shared_count: int | None = None
+    leading_dense_block_count: int | None = None  # MoE: the first layers are dense
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -257,6 +269,10 @@ def shape_from_metadata(values: dict[str, Any]) -> ModelShape | None:
             ssm_inner_size=get("ssm.inner_size"),
             ssm_state_size=get("ssm.state_size"),
             ssm_group_count=get("ssm.group_count"),
+            feed_forward_length=get("feed_forward_length"),
+            expert_feed_forward_length=get("expert_feed_forward_length"),
+            expert_shared_count=get("expert_shared_count"),
+            leading_dense_block_count=get("leading_dense_block_count"),
         )
     )
 

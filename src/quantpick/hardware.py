@@ -42,6 +42,7 @@ class Ram:
     source: str
     host_total_bytes: int | None = None
     cgroup_limit_bytes: int | None = None
+    bandwidth_gbps: float | None = None  # from a saved hardware file; the probe does not measure it
 
 
 @dataclass

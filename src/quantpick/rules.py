@@ -23,10 +23,26 @@ from quantpick.memory import (
 )
 from quantpick.naming import ParsedRepo, QuantGroup
 from quantpick.sizes import format_size
+from quantpick.speed import (
+    DEFAULT_GPU_BANDWIDTH,
+    DEFAULT_METAL_BANDWIDTH,
+    DEFAULT_RAM_BANDWIDTH,
+    SpeedEstimate,
+    active_fraction,
+)
+from quantpick.speed import estimate as estimate_speed
 from quantpick.states import MODES, PREFERENCES, Backend, BudgetMode, Mode, Placement, Preference, Verdict
 
 IQUANT_BACKENDS: tuple[Backend, ...] = ("cuda", "rocm")  # I-quants give more quality per byte below Q4 there
 DEFAULT_CTX = 8192  # the context planned for when none is given (clamped to the model's trained context)
+# Without a GPU: a reading pace. People read 200-300 words a minute, 3.3-5 words/s, and a token is ~0.75 words,
+# so 5 tokens/s (3.75 words/s) is about as fast as the text is read; slower than that, the reader waits.
+DEFAULT_MIN_SPEED = 5.0
+# With a GPU: GPU-class speed, four times the reading pace. An 8B Q8_0 split with RAM (~13 tok/s on a 360 GB/s
+# card) does not beat Q6_K all on the GPU (~38 tok/s) for a loss no one can tell apart.
+DEFAULT_MIN_SPEED_GPU = 20.0
+# Mean KLD on Llama-3-8B jumps past 0.2 at IQ2_XS and below (the catalog's figures): near-useless output.
+DEFAULT_QUALITY_FLOOR = "IQ2_XS"
 MAX_CTX = 1 << 27
 
 
@@ -46,6 +62,10 @@ class Options:
     prefer: Preference = "auto"
     quant: str | None = None  # an explicit choice; floats only this way
     runner: RunnerSettings = field(default_factory=RunnerSettings)  # llama-server's settings (slots, -fa, -ub, ...)
+    min_speed: float | None = None  # tokens/s auto mode wants at least; None: DEFAULT_MIN_SPEED(_GPU)
+    quality_floor: str | None = DEFAULT_QUALITY_FLOOR  # this type and worse are picked only when nothing else fits
+    gpu_bandwidth_gbps: tuple[float, ...] | None = None  # per GPU; None: the probe's figures
+    ram_bandwidth_gbps: float | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -60,6 +80,19 @@ class Options:
             )
         if self.reserve_bytes is not None and self.reserve_bytes < 0:
             raise InvalidValue("reserve", "the reserve cannot be negative")
+        if self.min_speed is not None and not 0 <= self.min_speed <= 100_000:
+            raise InvalidValue(
+                "min_speed", f"the speed target must be 0 to 100000 tokens/s, got {self.min_speed:g}", hint="e.g. 10"
+            )
+
+    def speed_target(self, has_gpu: bool) -> float:
+        if self.min_speed is not None:
+            return self.min_speed
+        return DEFAULT_MIN_SPEED_GPU if has_gpu else DEFAULT_MIN_SPEED
+        for value in (*(self.gpu_bandwidth_gbps or ()), self.ram_bandwidth_gbps or 1.0):
+            if not 0 < value <= 100_000:
+                field_name = "ram_bandwidth" if value == self.ram_bandwidth_gbps else "gpu_bandwidth"
+                raise InvalidValue(field_name, f"a bandwidth must be above 0 and at most 100000 GB/s, got {value:g}")
 
     def context_for(self, shape: ModelShape | None) -> int:
         """The context to plan for: the one asked for, else DEFAULT_CTX within the model's trained context."""
@@ -110,6 +143,9 @@ class Candidate:
     loss_source: str | None = None
     reasons: list[Reason] = field(default_factory=list)
     memory: MemoryUse | None = None
+    speed: SpeedEstimate | None = None
+    cpu_moe_layers: int | None = None  # --n-cpu-moe N: experts of the first N layers stay in RAM
+    below_floor: bool = False
 
     @property
     def files(self) -> list[str]:
@@ -144,6 +180,15 @@ class Recommendation:
     candidates: list[Candidate]
     runners_up: list[Candidate]
     notes: list[Reason]
+    decision: Decision | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    mode: Mode
+    min_speed: float
+    quality_floor: str | None
+    rule: str
 
 
 # --- budgets ------------------------------------------------------------------------------------------
@@ -183,11 +228,16 @@ def compute_budget(hw: Hardware) -> Budget:
 # --- the rules ----------------------------------------------------------------------------------------
 
 
-def _rank_key(candidate: Candidate) -> tuple[float, int, int]:
-    # Lower measured loss first; an uploader variant (_L, _XL, UD-) just above its base; then the smaller file.
+_PLACEMENT_RANK = {"gpu": 0, "gpu+cpu": 1, "cpu": 2}
+
+
+def _rank_key(candidate: Candidate) -> tuple[float, int, int, int]:
+    # Lower measured loss first; at equal loss the faster placement (all-GPU before split); an uploader variant
+    # (_L, _XL, UD-) just above its base; then the smaller file.
     is_variant = bool(candidate.quant and candidate.quant.is_variant)
     loss = candidate.loss if candidate.loss is not None else float("inf")
-    return (loss, 0 if is_variant else 1, candidate.size_bytes)
+    placement = _PLACEMENT_RANK.get(candidate.placement or "", 3)
+    return (loss, placement, 0 if is_variant else 1, candidate.size_bytes)
 
 
 def _best(candidates: list[Candidate]) -> Candidate | None:
@@ -233,6 +283,40 @@ def _choose(pool: list[Candidate], prefer: Preference, backend: Backend) -> tupl
     return None, None
 
 
+def bandwidths(hw: Hardware, budget: Budget, options: Options) -> tuple[tuple[float, str] | None, tuple[float, str]]:
+    """(GPU bandwidth and its source or None without a GPU, RAM bandwidth and its source), in GB/s."""
+    gpu: tuple[float, str] | None = None
+    if budget.has_gpu:
+        given = options.gpu_bandwidth_gbps
+        probed = [g.bandwidth_gbps for g in hw.gpus]
+        if given:
+            figures, source = list(given), "--gpu-bandwidth"
+        elif probed and all(probed):
+            figures, source = [float(b or 0) for b in probed], "the probe (memory clock x bus width)"
+        elif hw.backend == "metal":
+            figures, source = [DEFAULT_METAL_BANDWIDTH], f"assumed {DEFAULT_METAL_BANDWIDTH:g} GB/s (Apple M2/M3)"
+        else:
+            figures = [DEFAULT_GPU_BANDWIDTH] * max(len(hw.gpus), 1)
+            source = f"assumed {DEFAULT_GPU_BANDWIDTH:g} GB/s (an RTX 3060 12GB): give --gpu-bandwidth"
+        budgets = [max(g.budget_bytes or 0, 1) for g in hw.gpus] or [1]
+        if len(figures) == len(budgets) and len(figures) > 1:
+            # layers are split in proportion to each GPU's budget and read one GPU after the other
+            total = sum(budgets)
+            gpu = (1 / sum(b / total / f for b, f in zip(budgets, figures, strict=True)), source)
+        else:
+            gpu = (figures[0], source)
+    if options.ram_bandwidth_gbps:
+        return gpu, (options.ram_bandwidth_gbps, "--ram-bandwidth")
+    if hw.ram.bandwidth_gbps:
+        return gpu, (hw.ram.bandwidth_gbps, "the saved hardware file")
+    if gpu is not None and hw.backend == "metal":
+        return gpu, (gpu[0], "unified memory: the GPU's bandwidth")
+    return gpu, (
+        DEFAULT_RAM_BANDWIDTH,
+        f"assumed {DEFAULT_RAM_BANDWIDTH:g} GB/s (dual-channel DDR4-3200): give --ram-bandwidth",
+    )
+
+
 def evaluate(
     candidates: list[Candidate],
     hw: Hardware,
@@ -240,8 +324,19 @@ def evaluate(
     reserve: Reserve,
     shape: ModelShape | None,
     catalog: Catalog,
+    options: Options | None = None,
 ) -> None:
-    """Fill in each candidate's fit, placement and reasons (in place)."""
+    """Fill in each candidate's fit, placement, speed and reasons (in place)."""
+    options = options or Options()
+    gpu_bw, cpu_bw = bandwidths(hw, budget, options)
+    floor = catalog.get(options.quality_floor) if options.quality_floor else None
+    floor_loss = catalog.rank_figure(floor).loss if floor is not None else None
+    kv_read = 0
+    if shape is not None and reserve.source == "estimate":
+        one = RunnerSettings(
+            parallel=1, cache_type_k=options.runner.cache_type_k, cache_type_v=options.runner.cache_type_v
+        )
+        kv_read = kv_cache_bytes(shape, reserve.ctx, one)
     for cand in candidates:
         quant = cand.quant
         if quant is not None and cand.loss is None:
@@ -278,7 +373,34 @@ def evaluate(
         if no_gpu_kernel and quant is not None:
             cand.say("no_gpu_kernel", f"no {hw.backend} kernel for {quant.name}: runs on the CPU")
         cand.gpu_layers = _gpu_layers(cand, budget, reserve, shape)
+        if cand.placement == "gpu+cpu" and shape is not None and not no_gpu_kernel:
+            cand.cpu_moe_layers = _cpu_moe_layers(cand, budget, reserve, shape)
+            if cand.cpu_moe_layers is not None:
+                cand.gpu_layers = shape.block_count + 1
+                cand.say(
+                    "cpu_moe",
+                    f"all layers on the GPU, the experts of the first {cand.cpu_moe_layers} layers in RAM"
+                    f" (--n-cpu-moe {cand.cpu_moe_layers})",
+                )
         cand.memory = memory_use(cand, hw, budget, reserve, shape)
+        cand.below_floor = floor_loss is not None and cand.loss is not None and cand.loss >= floor_loss
+        if cand.fits:
+            share = 1.0 if cand.placement == "gpu" else 0.0
+            if cand.placement == "gpu+cpu" and cand.gpu_layers is not None and shape is not None:
+                share = min(cand.gpu_layers / (shape.block_count + 1), 1.0)
+            elif cand.placement == "gpu+cpu":
+                share = min(budget.speed_bytes / max(cand.size_bytes + reserve.total_bytes, 1), 1.0)
+            cand.speed = estimate_speed(
+                cand.size_bytes,
+                shape,
+                kv_read,
+                share,
+                gpu_bw if cand.placement != "cpu" else None,
+                cpu_bw,
+                quant,
+                hw.backend,
+                expert_layers_on_cpu=cand.cpu_moe_layers or 0,
+            )
 
 
 def memory_use(cand: Candidate, hw: Hardware, budget: Budget, reserve: Reserve, shape: ModelShape | None) -> MemoryUse:
@@ -324,6 +446,25 @@ def memory_use(cand: Candidate, hw: Hardware, budget: Budget, reserve: Reserve, 
     )
 
 
+def _cpu_moe_layers(cand: Candidate, budget: Budget, reserve: Reserve, shape: ModelShape) -> int | None:
+    """The smallest N for --n-cpu-moe N with everything else on the GPU, or None (not an MoE, or even N = all
+    layers does not fit)."""
+    if not shape.is_moe or not shape.expert_feed_forward_length:
+        return None
+    _, expert_fraction = active_fraction(shape)
+    moe_layers = shape.block_count - min(shape.leading_dense_block_count or 0, shape.block_count)
+    if moe_layers <= 0 or expert_fraction <= 0:
+        return None
+    per_layer = cand.size_bytes * expert_fraction / moe_layers
+    need = cand.size_bytes + reserve.total_bytes - (reserve.output_bytes or 0) - (reserve.runtime_bytes or 0)
+    need += reserve.gpu_runtime_bytes
+    missing = need - budget.speed_bytes
+    if missing <= 0:
+        return 0
+    layers = -(-int(missing) // max(int(per_layer), 1))
+    return layers if layers <= moe_layers else None
+
+
 def _gpu_layers(cand: Candidate, budget: Budget, reserve: Reserve, shape: ModelShape | None) -> int | None:
     if cand.placement in (None, "cpu") or not budget.has_gpu:
         return 0 if cand.placement == "cpu" else None
@@ -354,7 +495,7 @@ def recommend(
     candidates = [Candidate(g.label, g.quant, g.size_bytes, g) for g in parsed.quants]
     for cand, group in zip(candidates, parsed.quants, strict=True):
         _check_eligible(cand, group, explicit=options.quant)
-    evaluate(candidates, hw, budget, reserve, shape, catalog)
+    evaluate(candidates, hw, budget, reserve, shape, catalog, options)
     notes: list[Reason] = []
     if reserve.source == "default":
         notes.append(
@@ -390,38 +531,103 @@ def recommend(
             raise _no_fit([chosen], budget, reserve, shape, options)
         chosen.reasons.insert(0, Reason("chosen", "chosen by name"))
         _add_pick_notes(chosen, hw, candidates, shape, notes)
-        mode: BudgetMode = "speed" if chosen.placement == "gpu" else "quality"
-        return Recommendation(budget, reserve, mode, chosen, candidates, [], notes)
+        chosen_mode: BudgetMode = "speed" if chosen.placement == "gpu" else "quality"
+        return Recommendation(
+            budget, reserve, chosen_mode, chosen, candidates, [], notes, _decision(options, budget.has_gpu)
+        )
 
     eligible = [c for c in candidates if c.eligible]
-    speed_pool = [c for c in eligible if c.fits_speed] if budget.has_gpu else [c for c in eligible if c.fits_quality]
-    quality_pool = [c for c in eligible if c.fits_quality]
-    if options.mode == "quality":
-        (pick, why), mode = _choose(quality_pool, options.prefer, hw.backend), "quality"
-    else:
-        (pick, why), mode = _choose(speed_pool, options.prefer, hw.backend), "speed"
-        if pick is None and options.mode == "auto":
-            (pick, why), mode = _choose(quality_pool, options.prefer, hw.backend), "quality"
-            if pick is not None and budget.has_gpu:
-                notes.append(
-                    Reason("split", "nothing fits in GPU memory alone: picked within GPU + RAM (the model is split)")
-                )
-    if pick is None:
+    fitting = [c for c in eligible if c.fits]
+    if options.prefer in ("k", "i"):
+        fitting = [c for c in fitting if _is_iquant(c) == (options.prefer == "i")]
+    if not fitting:
         pool = eligible or candidates
         if options.prefer in ("k", "i"):
             wanted = [c for c in pool if _is_iquant(c) == (options.prefer == "i")]
             pool = wanted or pool
-        raise _no_fit(pool, budget, reserve, shape, options, mode=mode)
-    budget_name = "GPU" if mode == "speed" and budget.has_gpu else ("GPU+RAM" if budget.has_gpu else "RAM")
-    pick.reasons.insert(0, Reason("best_quality", f"best quality that fits {budget_name}: {pick.loss_source}"))
-    if why:
-        pick.reasons.insert(1, why)
+        raise _no_fit(pool, budget, reserve, shape, options, mode="quality")
+    pick, rule, pool = decide(fitting, options, notes, options.speed_target(budget.has_gpu))
+    if options.prefer in ("k", "i"):
+        pick.reasons.insert(
+            0,
+            Reason(
+                f"prefer_{options.prefer}",
+                "K-quants and legacy types only" if options.prefer == "k" else "I-quants only",
+            ),
+        )
+    pick.reasons.insert(0, rule)
     if pick.quant is not None and pick.quant.is_variant:
         pick.say("variant", pick.quant.description or f"variant of {pick.quant.base}")
-    pool = speed_pool if mode == "speed" else quality_pool
     runners = sorted((c for c in pool if c is not pick), key=_rank_key)[:3]
     _add_pick_notes(pick, hw, candidates, shape, notes)
-    return Recommendation(budget, reserve, mode, pick, candidates, runners, notes)
+    mode: BudgetMode = "speed" if pick.placement == "gpu" or not budget.has_gpu else "quality"
+    if pick.placement == "gpu+cpu":
+        notes.append(Reason("split", "the pick does not fit in GPU memory alone: the model is split with RAM"))
+    return Recommendation(budget, reserve, mode, pick, candidates, runners, notes, _decision(options, budget.has_gpu))
+
+
+def _decision(options: Options, has_gpu: bool) -> Decision:
+    min_speed = options.speed_target(has_gpu)
+    rules = {
+        "auto": f"the best quality whose estimated generation speed is at least {min_speed:g} tokens/s; "
+        "if none is, the fastest",
+        "speed": "the fastest",
+        "quality": "the best quality that fits",
+    }
+    floor = f", never {options.quality_floor} or worse while something better fits" if options.quality_floor else ""
+    return Decision(options.mode, min_speed, options.quality_floor, rules[options.mode] + floor)
+
+
+def _tps(cand: Candidate) -> float:
+    return cand.speed.generation_tokens_per_second if cand.speed is not None else 0.0
+
+
+def _fastest(pool: list[Candidate]) -> Candidate:
+    return max(pool, key=lambda c: (_tps(c), -_rank_key(c)[0]))
+
+
+def _describe(cand: Candidate) -> str:
+    where = {"gpu": "all-GPU", "gpu+cpu": "split", "cpu": "CPU"}.get(cand.placement or "", "")
+    loss = f"KLD {cand.loss:.3g}" if cand.loss is not None else "loss unknown"
+    return f"{cand.label} {where}: ~{_tps(cand):.0f} tok/s, {loss}"
+
+
+def decide(
+    fitting: list[Candidate], options: Options, notes: list[Reason], min_speed: float
+) -> tuple[Candidate, Reason, list[Candidate]]:
+    """The pick among candidates that fit: (pick, the rule that chose it with its trade-off, the pool)."""
+    above = [c for c in fitting if not c.below_floor]
+    pool = above or fitting
+    if not above and options.quality_floor:
+        notes.append(
+            Reason("below_floor", f"nothing above the quality floor ({options.quality_floor}) fits: picked below it")
+        )
+    best = _best(pool)
+    assert best is not None
+    if options.mode == "quality":
+        pick, code, why = best, "best_quality", f"best quality that fits: {best.loss_source}"
+    elif options.mode == "speed":
+        pick = _fastest(pool)
+        code, why = "fastest", f"the fastest above the quality floor: ~{_tps(pick):.0f} tok/s"
+    else:
+        fast = [c for c in pool if _tps(c) >= min_speed]
+        if fast:
+            pick = _best(fast) or best
+            code, why = "best_quality_at_speed", (f"best quality at >= {min_speed:g} tok/s: {pick.loss_source}")
+        else:
+            pick = _fastest(pool)
+            code, why = (
+                "too_slow_fastest",
+                (f"nothing reaches {min_speed:g} tok/s: the fastest above the quality floor"),
+            )
+            notes.append(Reason("below_min_speed", f"no candidate reaches {min_speed:g} tok/s (estimated)"))
+    others = [c for c in pool if c is not pick]
+    if others:
+        faster = [c for c in others if _tps(c) > _tps(pick)]
+        rival = _best(faster) if faster else _best(others)
+        if rival is not None:
+            why += f" ({_describe(pick)}; {_describe(rival)})"
+    return pick, Reason(code, why), pool
 
 
 def _gpu_backend(hw: Hardware, budget: Budget) -> Backend | None:
@@ -475,18 +681,20 @@ def _add_pick_notes(
     pick: Candidate, hw: Hardware, candidates: list[Candidate], shape: ModelShape | None, notes: list[Reason]
 ) -> None:
     if pick.placement == "gpu+cpu":
-        if pick.gpu_layers is not None and shape is not None:
+        if pick.cpu_moe_layers is not None:
+            pass  # the cpu_moe reason already says where everything goes
+        elif pick.gpu_layers is not None and shape is not None:
             pick.say("gpu_layers", f"offload {pick.gpu_layers} of {shape.block_count} layers to the GPU (-ngl)")
         else:
             pick.say(
                 "gpu_layers_unknown",
                 "layer count unknown: let llama.cpp fit the layers (--fit on) or try -ngl by hand",
             )
-        if shape is not None and shape.is_moe:
+        if shape is not None and shape.is_moe and pick.cpu_moe_layers is None:
             pick.say(
                 "moe_offload",
-                f"MoE model ({shape.expert_count} experts): keep expert tensors on the CPU "
-                "(--n-cpu-moe N or -ot exps=CPU) so attention and the KV cache stay on the GPU",
+                f"MoE model ({shape.expert_count} experts) whose expert sizes the header does not give: instead of"
+                " a layer split, try all layers on the GPU with the experts in RAM (-ngl 99 --n-cpu-moe N)",
             )
     if pick.placement in ("cpu", "gpu+cpu"):
         _add_repack_note(pick, hw, candidates, notes)
@@ -654,10 +862,11 @@ def plan_without_repo(
             cand = Candidate(quant.name, quant, int(params * 1e9 * bpw / 8))
             cand.say("estimated_size", f"~{bpw:g} bpw x {params:g}B parameters ({quant.bpw_source})")
             candidates.append(cand)
-        evaluate(candidates, hw, budget, reserve, shape, catalog)
+        evaluate(candidates, hw, budget, reserve, shape, catalog, options)
+        above = [c for c in candidates if not c.below_floor]  # never offered below the quality floor
         speed = None
         if budget.has_gpu:
-            speed, _ = _choose([c for c in candidates if c.fits_speed], options.prefer, hw.backend)
-        quality, _ = _choose([c for c in candidates if c.fits_quality], options.prefer, hw.backend)
+            speed, _ = _choose([c for c in above if c.fits_speed], options.prefer, hw.backend)
+        quality, _ = _choose([c for c in above if c.fits_quality], options.prefer, hw.backend)
         plans.append(SizePlan(params, f"{ref_size:g}B reference", reserve, speed, quality))
     return budget, plans

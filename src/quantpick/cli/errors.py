@@ -58,6 +58,10 @@ FLAGS = {
     "ubatch": "--ubatch",
     "cache_type_k": "--cache-type-k",
     "cache_type_v": "--cache-type-v",
+    "min_speed": "--min-speed",
+    "quality_floor": "--quality-floor",
+    "gpu_bandwidth": "--gpu-bandwidth",
+    "ram_bandwidth": "--ram-bandwidth",
 }
 
 

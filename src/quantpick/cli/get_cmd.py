@@ -12,13 +12,17 @@ from quantpick.cli.options import (
     CacheTypeVOpt,
     CtxOpt,
     FlashAttnOpt,
+    GpuBandwidthOpt,
     HardwareOpt,
     JsonOpt,
     KvUnifiedOpt,
+    MinSpeedOpt,
     ModeOpt,
     ParallelOpt,
     PreferOpt,
+    QualityFloorOpt,
     QuantOpt,
+    RamBandwidthOpt,
     RamOpt,
     RepoArg,
     ReserveOpt,
@@ -135,6 +139,10 @@ def get_command(
     ubatch: UbatchOpt = 512,
     cache_type_k: CacheTypeKOpt = "f16",
     cache_type_v: CacheTypeVOpt = "f16",
+    min_speed: MinSpeedOpt = None,
+    quality_floor: QualityFloorOpt = "IQ2_XS",
+    gpu_bandwidth: GpuBandwidthOpt = None,
+    ram_bandwidth: RamBandwidthOpt = None,
     _json: JsonOpt = False,
 ) -> None:
     """Download a quant (every shard of a split set), verify its sha256, print the model file's path."""
@@ -157,6 +165,10 @@ def get_command(
         ubatch=ubatch,
         cache_type_k=cache_type_k,
         cache_type_v=cache_type_v,
+        min_speed=min_speed,
+        quality_floor=quality_floor,
+        gpu_bandwidth=gpu_bandwidth,
+        ram_bandwidth=ram_bandwidth,
     )
     hw = machine(hardware, vram, ram, backend)
     plan = service.plan_get(

@@ -118,6 +118,46 @@ CacheTypeVOpt = Annotated[
     ),
 ]
 
+_DECISION = "Decision (speed against quality)"
+MinSpeedOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--min-speed",
+        metavar="TOK/S",
+        help="Auto mode: the best quality whose estimated generation speed reaches this (tokens/s; default 20 "
+        "with a GPU, 5 without).",
+        show_default=False,
+        rich_help_panel=_DECISION,
+    ),
+]
+QualityFloorOpt = Annotated[
+    str,
+    typer.Option(
+        "--quality-floor",
+        metavar="QUANT",
+        help="Never pick this type or worse while something better fits ('none' to allow all).",
+        rich_help_panel=_DECISION,
+    ),
+]
+GpuBandwidthOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--gpu-bandwidth",
+        metavar="GBPS",
+        help="GPU memory bandwidth in GB/s, a comma list for several GPUs (default: the probe's figure).",
+        rich_help_panel=_DECISION,
+    ),
+]
+RamBandwidthOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--ram-bandwidth",
+        metavar="GBPS",
+        help="System RAM bandwidth in GB/s (default: 51.2, dual-channel DDR4-3200).",
+        rich_help_panel=_DECISION,
+    ),
+]
+
 
 def output(ctx: typer.Context) -> Output:
     """The run's Output, made once by the root command (quantpick.cli.app)."""
@@ -140,6 +180,10 @@ def plan_options(
     ubatch: int = 512,
     cache_type_k: str = "f16",
     cache_type_v: str = "f16",
+    min_speed: float | None = None,
+    quality_floor: str | None = None,
+    gpu_bandwidth: str | None = None,
+    ram_bandwidth: float | None = None,
 ) -> Options:
     from quantpick.memory import RunnerSettings
     from quantpick.rules import Options
@@ -154,7 +198,13 @@ def plan_options(
         cache_type_k=cache_type_k.lower(),
         cache_type_v=cache_type_v.lower(),
     )
+    from quantpick.rules import DEFAULT_QUALITY_FLOOR
+
     return Options(
+        min_speed=min_speed,
+        quality_floor=_floor(quality_floor) if quality_floor is not None else DEFAULT_QUALITY_FLOOR,
+        gpu_bandwidth_gbps=_bandwidths(gpu_bandwidth) if gpu_bandwidth is not None else None,
+        ram_bandwidth_gbps=ram_bandwidth,
         mode=choose(mode, MODES, "mode"),
         ctx=ctx,
         reserve_bytes=parse_size(reserve, field="reserve") if reserve is not None else None,
@@ -162,6 +212,36 @@ def plan_options(
         quant=quant,
         runner=runner,
     )
+
+
+def _floor(text: str) -> str | None:
+    import difflib
+
+    from quantpick.catalog import load_catalog
+    from quantpick.errors import InvalidValue
+
+    if text.lower() == "none":
+        return None
+    catalog = load_catalog()
+    quant = catalog.get(text)
+    if quant is None:
+        close = difflib.get_close_matches(text.upper(), list(catalog.types), n=3)
+        raise InvalidValue(
+            "quality_floor", f"unknown quant type {text[:40]!r}", hint=f"e.g. {', '.join(close or ['IQ2_XS', 'Q2_K'])}"
+        )
+    return quant.name
+
+
+def _bandwidths(text: str) -> tuple[float, ...]:
+    from quantpick.errors import InvalidValue
+
+    try:
+        figures = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise InvalidValue(
+            "gpu_bandwidth", f"not a bandwidth: {text[:40]!r}", hint="GB/s, e.g. 1008 or 936,448 for two GPUs"
+        ) from None
+    return figures
 
 
 def machine(hardware: str | None, vram: str | None, ram: str | None, backend: str | None) -> Hardware:

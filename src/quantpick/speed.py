@@ -1,0 +1,149 @@
+"""Generation speed: tokens/s bound by memory bandwidth. Pure arithmetic, every figure with its source.
+
+Generating one token reads the weights it uses once (for an MoE only the experts the router picks) and the KV
+cache of the context. Each device that holds a share reads it at its effective bandwidth, one after the other:
+time per token = sum over devices of bytes / (bandwidth x efficiency x kernel factor).
+The README section "How speed is estimated" lists the calibration figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quantpick.catalog import QuantType
+from quantpick.gguf import ModelShape
+from quantpick.states import Backend
+
+# Fraction of the theoretical bandwidth llama.cpp's token generation reaches, calibrated on published tg128
+# figures (README, "How speed is estimated"): RTX 4090 7B Q8_0 0.70, M1 Max 8B Q4_K_M 0.57, M4 8B Q4_K_M 0.86,
+# i9-13900K DDR5-6400 7B Q4_0 0.68. One factor keeps every one of them within 30%.
+EFFICIENCY = 0.70
+EFFICIENCY_SOURCE = "efficiency 0.70, calibrated on published llama.cpp tg128 results (README)"
+
+# When the probe has no figure and no flag gives one. Theoretical peaks from the makers' specifications.
+DEFAULT_GPU_BANDWIDTH = 360.0  # GB/s: a GeForce RTX 3060 12GB, a common llama.cpp card (NVIDIA's specifications)
+DEFAULT_RAM_BANDWIDTH = 51.2  # GB/s: dual-channel DDR4-3200, 2 x 8 bytes x 3200 MT/s (JEDEC)
+DEFAULT_METAL_BANDWIDTH = 100.0  # GB/s: Apple M2 and M3, the base chips (Apple's specifications)
+
+# Kernel speed of I-quants relative to a K-quant of the same size, where they are slower (tg). CPU: measured
+# with llama-bench b11434 on this project's machine (bench/speed); Metal IQ4: llama.cpp PR #5590 ("20% slower"
+# tg for IQ4_NL) and PR #5747 (IQ4_XS 53.9 vs Q4_0 63.1 t/s); Metal/Vulkan codebook types: no published figure,
+# the CPU one is kept.
+CODEBOOK_FACTOR_CPU = 0.55
+IQ4_FACTOR_METAL = 0.80
+SLOW_IQUANT_BACKENDS: tuple[Backend, ...] = ("cpu", "metal", "vulkan")
+
+
+@dataclass(frozen=True)
+class DeviceRead:
+    device: str  # "gpu" or "cpu"
+    bytes_per_token: float
+    bandwidth_gbps: float
+    bandwidth_source: str
+
+
+@dataclass(frozen=True)
+class SpeedEstimate:
+    generation_tokens_per_second: float
+    prompt_tokens_per_second: float | None  # no sourced basis yet: None
+    bound_by: str
+    basis: str
+    source: str
+    reads: tuple[DeviceRead, ...]
+
+
+def kernel_factor(quant: QuantType | None, backend: Backend) -> tuple[float, str | None]:
+    """How fast this type's kernels run on `backend` relative to a K-quant of its size, and why."""
+    if quant is None or not quant.is_iquant or backend not in SLOW_IQUANT_BACKENDS:
+        return 1.0, None
+    base = (quant.base or quant.name).upper()
+    if base.startswith("IQ4"):
+        if backend == "metal":
+            return IQ4_FACTOR_METAL, "IQ4 kernels ~20% slower on Metal (llama.cpp PR #5590, #5747)"
+        return 1.0, None
+    return CODEBOOK_FACTOR_CPU, f"I-quant kernels run at ~{CODEBOOK_FACTOR_CPU:.2f}x a K-quant's speed on {backend}"
+
+
+def parameter_split(shape: ModelShape) -> tuple[float, float, float]:
+    """(all parameters, expert parameters, token-embedding parameters) estimated from the header's shape keys."""
+    embd = shape.embedding_length or 4096
+    vocab = shape.vocab_size or 32000
+    layers = shape.block_count
+    heads = shape.head_count if isinstance(shape.head_count, int) else 32
+    kv_heads = shape.head_count_kv if isinstance(shape.head_count_kv, int) else heads
+    head_dim = shape.key_length or (embd // heads if heads else 128)
+    attention = embd * head_dim * (2 * heads + 2 * kv_heads)
+    experts = 0.0
+    dense_layers = layers
+    if shape.is_moe and shape.expert_feed_forward_length:
+        dense_layers = min(shape.leading_dense_block_count or 0, layers)
+        moe_layers = layers - dense_layers
+        per_expert = 3 * embd * shape.expert_feed_forward_length
+        experts = float(per_expert * (shape.expert_count or 0) * moe_layers)
+        shared = per_expert * (shape.expert_shared_count or 0) * moe_layers
+    else:
+        shared = 0
+    dense_ff = 3 * embd * (shape.feed_forward_length or 4 * embd) * dense_layers
+    embedding = float(vocab * embd)
+    total = attention * layers + dense_ff + shared + experts + 2 * embedding
+    return float(total), experts, embedding
+
+
+def active_fraction(shape: ModelShape | None) -> tuple[float, float]:
+    """(fraction of the file one token reads, fraction of the file that is expert tensors)."""
+    if shape is None:
+        return 1.0, 0.0
+    total, experts, embedding = parameter_split(shape)
+    if total <= 0:
+        return 1.0, 0.0
+    used = (shape.expert_used_count or 0) / (shape.expert_count or 1) if experts else 0.0
+    read = total - embedding - experts * (1 - used)  # one token reads one row of the embedding table
+    return max(read / total, 0.01), experts / total
+
+
+def estimate(
+    weights_bytes: int,
+    shape: ModelShape | None,
+    kv_read_bytes: int,
+    gpu_share: float,
+    gpu_bandwidth: tuple[float, str] | None,
+    cpu_bandwidth: tuple[float, str],
+    quant: QuantType | None,
+    backend: Backend,
+    *,
+    expert_layers_on_cpu: int = 0,
+) -> SpeedEstimate:
+    """Tokens/s for a file of `weights_bytes` with `gpu_share` of its layers (0..1) on the GPU.
+
+    With `expert_layers_on_cpu` (--n-cpu-moe N) every layer is on the GPU except the experts of N layers.
+    """
+    read_fraction, expert_fraction = active_fraction(shape)
+    per_token = weights_bytes * read_fraction
+    reads: list[DeviceRead] = []
+    if gpu_bandwidth is not None and (gpu_share > 0 or expert_layers_on_cpu):
+        if expert_layers_on_cpu and shape is not None and shape.expert_count:
+            moe_layers = shape.block_count - min(shape.leading_dense_block_count or 0, shape.block_count)
+            used = (shape.expert_used_count or 0) / shape.expert_count
+            expert_read = weights_bytes * expert_fraction * used
+            on_cpu = expert_read * min(expert_layers_on_cpu, moe_layers) / max(moe_layers, 1)
+            gpu_part = per_token - on_cpu + kv_read_bytes
+            cpu_part = on_cpu
+        else:
+            gpu_part = per_token * gpu_share + kv_read_bytes * gpu_share
+            cpu_part = per_token * (1 - gpu_share) + kv_read_bytes * (1 - gpu_share)
+        reads.append(DeviceRead("gpu", gpu_part, *gpu_bandwidth))
+        if cpu_part > 0:
+            reads.append(DeviceRead("cpu", cpu_part, *cpu_bandwidth))
+    else:
+        reads.append(DeviceRead("cpu", per_token + kv_read_bytes, *cpu_bandwidth))
+    factors = {r.device: kernel_factor(quant, backend if r.device == "gpu" else "cpu") for r in reads}
+    seconds = sum(r.bytes_per_token / (r.bandwidth_gbps * 1e9 * EFFICIENCY * factors[r.device][0]) for r in reads)
+    factor, why = min(factors.values(), key=lambda f: f[0])
+    slowest = max(reads, key=lambda r: r.bytes_per_token / r.bandwidth_gbps)
+    bound = f"{slowest.device} memory bandwidth" if len(reads) == 1 else f"{slowest.device} memory bandwidth (split)"
+    parts = " + ".join(
+        f"{r.bytes_per_token / 1e9:.2f} GB at {r.bandwidth_gbps:g} GB/s on the {r.device}" for r in reads
+    )
+    basis = f"per token: {parts}, x{EFFICIENCY:g} efficiency" + (f", x{factor:g}: {why}" if why else "")
+    source = "; ".join(dict.fromkeys([*(r.bandwidth_source for r in reads), EFFICIENCY_SOURCE]))
+    return SpeedEstimate(1 / seconds if seconds > 0 else 0.0, None, bound, basis, source, tuple(reads))
