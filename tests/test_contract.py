@@ -38,7 +38,7 @@ TOP_LEVEL = {
         "candidates",
         "notes",
     },
-    "plan": {"schema_version", "hardware", "budget", "ctx", "sizes", "note"},
+    "plan": {"schema_version", "hardware", "budget", "ctx", "decision", "best", "sizes", "note"},
     "get": {
         "schema_version",
         "repo",

@@ -126,11 +126,18 @@ def test_recommend_without_repo_works_offline(cli, hub, monkeypatch, hardware_fi
     result = cli("recommend", "--hardware", hw, "--params", "12B", "--json")
     assert result.exit_code == 0, result
     rows = {row["params_billions"]: row for row in result.json["sizes"]}
-    assert set(rows) == {1.0, 3.0, 8.0, 12.0, 14.0, 32.0, 70.0}
+    assert set(rows) == {1.0, 3.0, 8.0, 12.0, 14.0, 32.0, 70.0, 30.5}
     assert rows[8.0]["speed"]["quant"] == "Q8_0" and rows[70.0]["speed"] is None
+    assert rows[30.5]["label"] == "30B-A3B" and rows[30.5]["pick"]["cpu_moe_layers"]  # experts in RAM
+    assert rows[8.0]["pick"]["generation_tokens_per_second"] > 5
+    floor = {"IQ2_XS", "IQ2_XXS", "IQ1_S", "IQ1_M", "TQ1_0", "TQ2_0"}
+    offered = {row[key]["quant"] for row in rows.values() for key in ("pick", "speed", "quality") if row[key]}
+    assert not offered & floor  # never below the quality floor
+    assert result.json["best"] in {row["label"] for row in rows.values()}
     assert hub.count() == 0
     human = cli("recommend", "--hardware", hw)
     assert human.exit_code == 0 and "70B" in human.stdout and "nothing fits" in human.stdout
+    assert "best for this machine" in human.stdout and "tok/s" in human.stdout
 
 
 def test_bad_values_are_usage_errors(cli, hardware_file):

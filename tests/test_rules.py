@@ -221,7 +221,7 @@ def test_moe_keeps_experts_in_ram_instead_of_a_layer_split():
     assert result.pick.gpu_layers == 49 and 0 < result.pick.cpu_moe_layers < 48
     assert any("--n-cpu-moe" in r for r in texts(result.pick.reasons))
     assert not any(r.code in ("moe_offload", "gpu_layers") for r in result.pick.reasons)  # no contradicting hint
-    assert result.pick.speed.generation_tokens_per_second > 20  # 3B active parameters per token
+    assert result.pick.speed.generation_tokens_per_second > 10  # 3B active parameters per token, experts in RAM
 
 
 def test_floats_never_automatic_but_explicit_quant_works():

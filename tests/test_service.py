@@ -52,7 +52,7 @@ def test_get_plans_then_fetches(tmp_path):
 def test_plan_sizes_never_touches_the_hub(hub):
     hub.reset_counts()
     plan = quantpick.plan_sizes(hardware=machine(0.0001, 16), extra_sizes=(12.0,))
-    assert [p.params_billions for p in plan.plans] == [1.0, 3.0, 8.0, 12.0, 14.0, 32.0, 70.0]
+    assert [p.params_billions for p in plan.plans] == [1.0, 3.0, 8.0, 12.0, 14.0, 32.0, 70.0, 30.5]
     assert hub.count() == 0
 
 

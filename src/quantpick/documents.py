@@ -256,6 +256,7 @@ class CandidateDoc(TypedDict):
     memory: MemoryDoc | None
     speed: SpeedDoc | None
     cpu_moe_layers: int | None
+    tensor_split: list[int] | None
     below_quality_floor: bool
 
 
@@ -287,13 +288,17 @@ class PlanRowDoc(TypedDict):
     est_size_bytes: int
     placement: Placement | None
     gpu_layers: int | None
+    cpu_moe_layers: int | None
+    generation_tokens_per_second: float | None
     reasons: list[ReasonDoc]
 
 
 class SizePlanDoc(TypedDict):
+    label: str
     params_billions: float
     reference_shape: str
     reserve_bytes: int
+    pick: PlanRowDoc | None
     speed: PlanRowDoc | None
     quality: PlanRowDoc | None
 
@@ -305,6 +310,8 @@ class PlanDocument(TypedDict):
     hardware: HardwareDoc
     budget: BudgetDoc
     ctx: int
+    decision: DecisionDoc
+    best: str | None
     sizes: list[SizePlanDoc]
     note: str
 
@@ -502,7 +509,7 @@ if typing.TYPE_CHECKING:
     from quantpick.hardware import Hardware
     from quantpick.memory import Reserve, RunnerSettings
     from quantpick.naming import OtherFile, QuantGroup
-    from quantpick.rules import Budget, Candidate, MemoryUse, Reason, SizePlan
+    from quantpick.rules import Budget, Candidate, Decision, MemoryUse, Reason, SizePlan
     from quantpick.service import GetPlan, RepoRecommendation, RepoView, SizesPlan
     from quantpick.speed import SpeedEstimate
 
@@ -605,6 +612,7 @@ def candidate_doc(cand: Candidate) -> CandidateDoc:
         "memory": memory_doc(cand.memory) if cand.memory is not None else None,
         "speed": speed_doc(cand.speed) if cand.speed is not None else None,
         "cpu_moe_layers": cand.cpu_moe_layers,
+        "tensor_split": list(cand.tensor_split) if cand.tensor_split is not None else None,
         "below_quality_floor": cand.below_floor,
     }
 
@@ -632,6 +640,17 @@ def memory_doc(memory: MemoryUse) -> MemoryDoc:
     }
 
 
+def decision_doc(decision: Decision | None) -> DecisionDoc:
+    if decision is None:
+        return {"mode": "auto", "min_speed": 0.0, "quality_floor": None, "rule": ""}
+    return {
+        "mode": decision.mode,
+        "min_speed": decision.min_speed,
+        "quality_floor": decision.quality_floor,
+        "rule": decision.rule,
+    }
+
+
 def runner_doc(settings: RunnerSettings) -> RunnerDoc:
     return {
         "parallel": settings.slots,
@@ -655,15 +674,21 @@ def plan_row_doc(cand: Candidate | None) -> PlanRowDoc | None:
         "est_size_bytes": cand.size_bytes,
         "placement": cand.placement,
         "gpu_layers": cand.gpu_layers,
+        "cpu_moe_layers": cand.cpu_moe_layers,
+        "generation_tokens_per_second": (
+            round(cand.speed.generation_tokens_per_second, 2) if cand.speed is not None else None
+        ),
         "reasons": _reasons(cand.reasons),
     }
 
 
 def size_plan_doc(plan: SizePlan) -> SizePlanDoc:
     return {
+        "label": plan.label,
         "params_billions": plan.params_billions,
         "reference_shape": plan.reference_shape,
         "reserve_bytes": plan.reserve.total_bytes,
+        "pick": plan_row_doc(plan.pick),
         "speed": plan_row_doc(plan.speed),
         "quality": plan_row_doc(plan.quality),
     }
@@ -744,12 +769,7 @@ def recommend_document(result: RepoRecommendation) -> RecommendDocument:
         "budget": budget_doc(rec.budget),
         "reserve": reserve_doc(rec.reserve),
         "runner": runner_doc(result.options.runner),
-        "decision": {
-            "mode": result.options.mode,
-            "min_speed": rec.decision.min_speed if rec.decision is not None else 0.0,
-            "quality_floor": result.options.quality_floor,
-            "rule": rec.decision.rule if rec.decision is not None else "",
-        },
+        "decision": decision_doc(rec.decision),
         "model": model_doc(result.view.shape),
         "model_source": result.view.shape_status,
         "mode": rec.mode,
@@ -766,6 +786,8 @@ def plan_document(result: SizesPlan) -> PlanDocument:
         "hardware": hardware_doc(result.hardware),
         "budget": budget_doc(result.budget),
         "ctx": result.plans[0].reserve.ctx if result.plans else result.options.ctx or 8192,
+        "decision": decision_doc(result.decision),
+        "best": result.best.label if result.best is not None else None,
         "sizes": [size_plan_doc(p) for p in result.plans],
         "note": "sizes estimated from the catalog's effective bpw; pass a REPO for real file sizes",
     }

@@ -107,17 +107,27 @@ def os_reserve_bytes(total: int) -> int:
 
 
 def apply_overrides(
-    hw: Hardware, *, vram: int | None = None, ram: int | None = None, backend: str | None = None
+    hw: Hardware,
+    *,
+    vram: int | list[int] | None = None,
+    ram: int | None = None,
+    backend: str | None = None,
 ) -> Hardware:
-    """Replace single figures: --vram (0 = no GPU), --ram, --backend."""
+    """Replace single figures: --vram (0 = no GPU; a list for several GPUs), --ram, --backend."""
     gpus, notes = hw.gpus, list(hw.warnings)
     new_backend, backend_source = hw.backend, hw.backend_source
     if vram is not None:
-        if vram == 0:
+        sizes = vram if isinstance(vram, list) else [vram]
+        if sizes == [0]:
             gpus = []
             new_backend, backend_source = "cpu", "--vram 0"
         else:
-            gpus = [Gpu("override", "GPU (--vram)", vram, vram, vram, "--vram")]
+            if 0 in sizes:
+                raise InvalidValue("vram", "a GPU of 0 bytes in a list", hint="e.g. --vram 24GiB,12GiB")
+            if len(sizes) == 1:
+                gpus = [Gpu("override", "GPU (--vram)", sizes[0], sizes[0], sizes[0], "--vram", index=0)]
+            else:
+                gpus = [Gpu("override", f"GPU {i} (--vram)", v, v, v, "--vram", index=i) for i, v in enumerate(sizes)]
             if hw.backend == "cpu":
                 new_backend, backend_source = "cuda", "assumed for --vram (set --backend to change)"
     new_ram = hw.ram

@@ -287,8 +287,12 @@ def estimate_reserve(
     user_reserve: int | None = None,
     settings: RunnerSettings | None = None,
     gpu_backend: Backend | None = None,
+    gpu_count: int = 1,
 ) -> Reserve:
-    """Everything besides the weights; `gpu_backend` adds that backend's context when layers go to a GPU."""
+    """Everything besides the weights; `gpu_backend` adds that backend's context on each of `gpu_count` GPUs.
+
+    With several GPUs (a layer split) each holds a compute buffer for its layers; only the last holds the logits.
+    """
     settings = settings or RunnerSettings()
     if user_reserve is not None:
         return Reserve(user_reserve, None, None, None, None, ctx, "user", "given by the user")
@@ -305,8 +309,11 @@ def estimate_reserve(
         )
     kv = kv_cache_bytes(shape, ctx, settings)
     compute = compute_bytes(shape, ctx, settings)
+    if gpu_backend is not None and gpu_count > 1:
+        logits = 4 * (shape.vocab_size or DEFAULT_VOCAB) * settings.micro_batch(ctx)
+        compute += (gpu_count - 1) * max(compute - logits, 0)
     output = output_bytes(shape, settings)
-    gpu_runtime = GPU_RUNTIME.get(gpu_backend, 0) if gpu_backend is not None else 0
+    gpu_runtime = GPU_RUNTIME.get(gpu_backend, 0) * max(gpu_count, 1) if gpu_backend is not None else 0
     runtime = runtime_bytes(shape) + gpu_runtime
     slots = f"{settings.slots} slot{'s' if settings.slots > 1 else ''}"
     if settings.slots > 1:

@@ -22,7 +22,7 @@ from quantpick.memory import (
     max_context_within,
 )
 from quantpick.naming import ParsedRepo, QuantGroup
-from quantpick.sizes import format_size
+from quantpick.sizes import GiB, format_size
 from quantpick.speed import (
     DEFAULT_GPU_BANDWIDTH,
     DEFAULT_METAL_BANDWIDTH,
@@ -35,12 +35,14 @@ from quantpick.states import MODES, PREFERENCES, Backend, BudgetMode, Mode, Plac
 
 IQUANT_BACKENDS: tuple[Backend, ...] = ("cuda", "rocm")  # I-quants give more quality per byte below Q4 there
 DEFAULT_CTX = 8192  # the context planned for when none is given (clamped to the model's trained context)
-# Without a GPU: a reading pace. People read 200-300 words a minute, 3.3-5 words/s, and a token is ~0.75 words,
-# so 5 tokens/s (3.75 words/s) is about as fast as the text is read; slower than that, the reader waits.
+# A reading pace. People read 200-300 words a minute, 3.3-5 words/s, and a token is ~0.75 words, so 5 tokens/s
+# (3.75 words/s) is about as fast as the text is read; slower than that, the reader waits.
 DEFAULT_MIN_SPEED = 5.0
-# With a GPU: GPU-class speed, four times the reading pace. An 8B Q8_0 split with RAM (~13 tok/s on a 360 GB/s
-# card) does not beat Q6_K all on the GPU (~38 tok/s) for a loss no one can tell apart.
-DEFAULT_MIN_SPEED_GPU = 20.0
+# Mean KLD at or under this counts as lossless: Q8_0 and Q6_K, which model cards call near-perfect, are both under
+# it (0.0014 and 0.0055 on Llama-3-8B, the catalog's figures). Among candidates there, one at least twice as fast
+# wins: an 8B Q6_K all on the GPU, not Q8_0 split with RAM at a fifth of the speed.
+LOSSLESS_LOSS = 0.01
+LOSSLESS_SPEEDUP = 2.0
 # Mean KLD on Llama-3-8B jumps past 0.2 at IQ2_XS and below (the catalog's figures): near-useless output.
 DEFAULT_QUALITY_FLOOR = "IQ2_XS"
 MAX_CTX = 1 << 27
@@ -62,7 +64,7 @@ class Options:
     prefer: Preference = "auto"
     quant: str | None = None  # an explicit choice; floats only this way
     runner: RunnerSettings = field(default_factory=RunnerSettings)  # llama-server's settings (slots, -fa, -ub, ...)
-    min_speed: float | None = None  # tokens/s auto mode wants at least; None: DEFAULT_MIN_SPEED(_GPU)
+    min_speed: float = DEFAULT_MIN_SPEED  # tokens/s auto mode wants at least
     quality_floor: str | None = DEFAULT_QUALITY_FLOOR  # this type and worse are picked only when nothing else fits
     gpu_bandwidth_gbps: tuple[float, ...] | None = None  # per GPU; None: the probe's figures
     ram_bandwidth_gbps: float | None = None
@@ -80,15 +82,10 @@ class Options:
             )
         if self.reserve_bytes is not None and self.reserve_bytes < 0:
             raise InvalidValue("reserve", "the reserve cannot be negative")
-        if self.min_speed is not None and not 0 <= self.min_speed <= 100_000:
+        if not 0 <= self.min_speed <= 100_000:
             raise InvalidValue(
                 "min_speed", f"the speed target must be 0 to 100000 tokens/s, got {self.min_speed:g}", hint="e.g. 10"
             )
-
-    def speed_target(self, has_gpu: bool) -> float:
-        if self.min_speed is not None:
-            return self.min_speed
-        return DEFAULT_MIN_SPEED_GPU if has_gpu else DEFAULT_MIN_SPEED
         for value in (*(self.gpu_bandwidth_gbps or ()), self.ram_bandwidth_gbps or 1.0):
             if not 0 < value <= 100_000:
                 field_name = "ram_bandwidth" if value == self.ram_bandwidth_gbps else "gpu_bandwidth"
@@ -145,6 +142,7 @@ class Candidate:
     memory: MemoryUse | None = None
     speed: SpeedEstimate | None = None
     cpu_moe_layers: int | None = None  # --n-cpu-moe N: experts of the first N layers stay in RAM
+    tensor_split: tuple[int, ...] | None = None  # -ts: several GPUs, in proportion to their budgets
     below_floor: bool = False
 
     @property
@@ -289,6 +287,12 @@ def bandwidths(hw: Hardware, budget: Budget, options: Options) -> tuple[tuple[fl
     if budget.has_gpu:
         given = options.gpu_bandwidth_gbps
         probed = [g.bandwidth_gbps for g in hw.gpus]
+        if given and len(given) > 1 and len(given) != len(hw.gpus):
+            raise InvalidValue(
+                "gpu_bandwidth",
+                f"{len(given)} bandwidths for {len(hw.gpus)} GPU{'s' if len(hw.gpus) != 1 else ''}",
+                hint="give one figure for all GPUs, or one per GPU in order, e.g. 1008,448",
+            )
         if given:
             figures, source = list(given), "--gpu-bandwidth"
         elif probed and all(probed):
@@ -383,6 +387,8 @@ def evaluate(
                     f" (--n-cpu-moe {cand.cpu_moe_layers})",
                 )
         cand.memory = memory_use(cand, hw, budget, reserve, shape)
+        if cand.placement in ("gpu", "gpu+cpu") and len(hw.gpus) > 1:
+            cand.tensor_split = tensor_split(hw)
         cand.below_floor = floor_loss is not None and cand.loss is not None and cand.loss >= floor_loss
         if cand.fits:
             share = 1.0 if cand.placement == "gpu" else 0.0
@@ -400,6 +406,7 @@ def evaluate(
                 quant,
                 hw.backend,
                 expert_layers_on_cpu=cand.cpu_moe_layers or 0,
+                cpu_cores=hw.cpu.physical_cores or hw.cpu.logical_cores,
             )
 
 
@@ -444,6 +451,11 @@ def memory_use(cand: Candidate, hw: Hardware, budget: Budget, reserve: Reserve, 
         total,
         devices,
     )
+
+
+def tensor_split(hw: Hardware) -> tuple[int, ...]:
+    """llama.cpp's -ts ratios: each GPU's budget in GiB (at least 1), so layers follow the memory."""
+    return tuple(max(round((g.budget_bytes or 0) / GiB), 1) for g in hw.gpus)
 
 
 def _cpu_moe_layers(cand: Candidate, budget: Budget, reserve: Reserve, shape: ModelShape) -> int | None:
@@ -491,7 +503,9 @@ def recommend(
     """Pick the quant of `parsed` for `hw`; raise NoFitError when nothing fits, UsageError for an unknown quant."""
     ctx = options.context_for(shape)
     budget = compute_budget(hw)
-    reserve = estimate_reserve(shape, ctx, options.reserve_bytes, options.runner, _gpu_backend(hw, budget))
+    reserve = estimate_reserve(
+        shape, ctx, options.reserve_bytes, options.runner, _gpu_backend(hw, budget), max(len(hw.gpus), 1)
+    )
     candidates = [Candidate(g.label, g.quant, g.size_bytes, g) for g in parsed.quants]
     for cand, group in zip(candidates, parsed.quants, strict=True):
         _check_eligible(cand, group, explicit=options.quant)
@@ -532,9 +546,7 @@ def recommend(
         chosen.reasons.insert(0, Reason("chosen", "chosen by name"))
         _add_pick_notes(chosen, hw, candidates, shape, notes)
         chosen_mode: BudgetMode = "speed" if chosen.placement == "gpu" else "quality"
-        return Recommendation(
-            budget, reserve, chosen_mode, chosen, candidates, [], notes, _decision(options, budget.has_gpu)
-        )
+        return Recommendation(budget, reserve, chosen_mode, chosen, candidates, [], notes, decision_for(options))
 
     eligible = [c for c in candidates if c.eligible]
     fitting = [c for c in eligible if c.fits]
@@ -546,7 +558,7 @@ def recommend(
             wanted = [c for c in pool if _is_iquant(c) == (options.prefer == "i")]
             pool = wanted or pool
         raise _no_fit(pool, budget, reserve, shape, options, mode="quality")
-    pick, rule, pool = decide(fitting, options, notes, options.speed_target(budget.has_gpu))
+    pick, rule, pool = decide(fitting, options, notes, options.min_speed)
     if options.prefer in ("k", "i"):
         pick.reasons.insert(
             0,
@@ -563,14 +575,14 @@ def recommend(
     mode: BudgetMode = "speed" if pick.placement == "gpu" or not budget.has_gpu else "quality"
     if pick.placement == "gpu+cpu":
         notes.append(Reason("split", "the pick does not fit in GPU memory alone: the model is split with RAM"))
-    return Recommendation(budget, reserve, mode, pick, candidates, runners, notes, _decision(options, budget.has_gpu))
+    return Recommendation(budget, reserve, mode, pick, candidates, runners, notes, decision_for(options))
 
 
-def _decision(options: Options, has_gpu: bool) -> Decision:
-    min_speed = options.speed_target(has_gpu)
+def decision_for(options: Options) -> Decision:
+    min_speed = options.min_speed
     rules = {
-        "auto": f"the best quality whose estimated generation speed is at least {min_speed:g} tokens/s; "
-        "if none is, the fastest",
+        "auto": f"the best quality whose estimated generation speed is at least {min_speed:g} tokens/s (the faster"
+        f" one twice as fast at a lossless KLD <= {LOSSLESS_LOSS:g}); if none is, the fastest",
         "speed": "the fastest",
         "quality": "the best quality that fits",
     }
@@ -613,6 +625,10 @@ def decide(
         fast = [c for c in pool if _tps(c) >= min_speed]
         if fast:
             pick = _best(fast) or best
+            lossless = [c for c in fast if c.loss is not None and c.loss <= LOSSLESS_LOSS]
+            quick = [c for c in lossless if _tps(c) >= LOSSLESS_SPEEDUP * _tps(pick)]
+            if pick in lossless and quick:
+                pick = _best(quick) or pick
             code, why = "best_quality_at_speed", (f"best quality at >= {min_speed:g} tok/s: {pick.loss_source}")
         else:
             pick = _fastest(pool)
@@ -828,6 +844,36 @@ class SizePlan:
     reserve: Reserve
     speed: Candidate | None
     quality: Candidate | None
+    label: str = ""  # "8B", or "30B-A3B" for the MoE row
+    pick: Candidate | None = None  # the auto decision, as for a repo
+
+
+# An MoE row beside the dense sizes: Qwen3-30B-A3B's shape (30.5B parameters, 3.3B active per token).
+MOE_REFERENCE = (
+    "30B-A3B",
+    30.5,
+    ModelShape(
+        "qwen3moe",
+        48,
+        2048,
+        40960,
+        32,
+        4,
+        128,
+        128,
+        expert_count=128,
+        expert_used_count=8,
+        vocab_size=151936,
+        feed_forward_length=6144,
+        expert_feed_forward_length=768,
+    ),
+)
+
+
+def best_size(plans: list[SizePlan], min_speed: float) -> SizePlan | None:
+    """The largest model whose auto pick reaches the speed target (a larger model at the same speed knows more)."""
+    fast = [p for p in plans if p.pick is not None and _tps(p.pick) >= min_speed]
+    return max(fast, key=lambda p: p.params_billions) if fast else None
 
 
 def reference_shape(params_billions: float) -> tuple[float, ModelShape]:
@@ -851,10 +897,20 @@ def plan_without_repo(
         and (q.bpw_effective or q.bpw_nominal)
     ]
     plans = []
+    rows: list[tuple[str, float, str, ModelShape]] = []
     for params in sizes:
         ref_size, shape = reference_shape(params)
+        rows.append((f"{params:g}B", params, f"{ref_size:g}B reference", shape))
+    moe_label, moe_params, moe_shape = MOE_REFERENCE
+    rows.append((moe_label, moe_params, "Qwen3-30B-A3B shape (MoE)", moe_shape))
+    for label, params, reference, shape in rows:
         reserve = estimate_reserve(
-            shape, options.ctx or DEFAULT_CTX, options.reserve_bytes, options.runner, _gpu_backend(hw, budget)
+            shape,
+            options.ctx or DEFAULT_CTX,
+            options.reserve_bytes,
+            options.runner,
+            _gpu_backend(hw, budget),
+            max(len(hw.gpus), 1),
         )
         candidates = []
         for quant in types:
@@ -868,5 +924,9 @@ def plan_without_repo(
         if budget.has_gpu:
             speed, _ = _choose([c for c in above if c.fits_speed], options.prefer, hw.backend)
         quality, _ = _choose([c for c in above if c.fits_quality], options.prefer, hw.backend)
-        plans.append(SizePlan(params, f"{ref_size:g}B reference", reserve, speed, quality))
+        fitting = [c for c in above if c.fits]
+        if options.prefer in ("k", "i"):
+            fitting = [c for c in fitting if _is_iquant(c) == (options.prefer == "i")]
+        choice = decide(fitting, options, [], options.min_speed)[0] if fitting else None
+        plans.append(SizePlan(params, reference, reserve, speed, quality, label, choice))
     return budget, plans

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from quantpick.hardware import Hardware
     from quantpick.hub import Listing
     from quantpick.naming import OtherFile, ParsedRepo, QuantGroup
-    from quantpick.rules import Budget, Recommendation, SizePlan
+    from quantpick.rules import Budget, Decision, Recommendation, SizePlan
 
 
 @dataclass
@@ -50,6 +50,8 @@ class SizesPlan:
     options: Options
     budget: Budget
     plans: list[SizePlan]
+    decision: Decision | None = None
+    best: SizePlan | None = None  # the largest model whose pick reaches the speed target
 
 
 @dataclass
@@ -99,7 +101,7 @@ def probe() -> Hardware:
 def resolve_hardware(
     hardware_file: str | None = None,
     *,
-    vram_bytes: int | None = None,
+    vram_bytes: int | list[int] | None = None,
     ram_bytes: int | None = None,
     backend: str | None = None,
 ) -> Hardware:
@@ -167,13 +169,13 @@ def plan_sizes(
 ) -> SizesPlan:
     """Without a repo: the best quant type per common model size (sizes estimated from bpw). Never online."""
     from quantpick.catalog import load_catalog
-    from quantpick.rules import plan_without_repo
+    from quantpick.rules import best_size, decision_for, plan_without_repo
 
     hw = hardware if hardware is not None else probe()
     opts = options or Options()
     sizes = tuple(sorted(set(COMMON_SIZES) | set(extra_sizes)))
     budget, plans = plan_without_repo(hw, load_catalog(), opts, sizes)
-    return SizesPlan(hw, opts, budget, plans)
+    return SizesPlan(hw, opts, budget, plans, decision_for(opts), best_size(plans, opts.min_speed))
 
 
 def plan_get(

@@ -14,22 +14,31 @@ from quantpick.catalog import QuantType
 from quantpick.gguf import ModelShape
 from quantpick.states import Backend
 
-# Fraction of the theoretical bandwidth llama.cpp's token generation reaches, calibrated on published tg128
-# figures (README, "How speed is estimated"): RTX 4090 7B Q8_0 0.70, M1 Max 8B Q4_K_M 0.57, M4 8B Q4_K_M 0.86,
-# i9-13900K DDR5-6400 7B Q4_0 0.68. One factor keeps every one of them within 30%.
-EFFICIENCY = 0.70
-EFFICIENCY_SOURCE = "efficiency 0.70, calibrated on published llama.cpp tg128 results (README)"
+# Fraction of the theoretical bandwidth llama.cpp's token generation reaches, and a fixed cost per offloaded
+# layer and token (kernel launches and synchronisation), fitted to published tg128 figures (bench/speed/results.md:
+# RTX 4090 7B F16 and Q8_0, RTX 3090 Ti 7B Q4_0, Apple M1 Max and M4 8B Q4_K_M, i9-13900K 7B Q4_0): every one
+# lands within 25%.
+GPU_EFFICIENCY = 0.80
+GPU_SECONDS_PER_LAYER = 0.0001
+CPU_EFFICIENCY = 0.70
+EFFICIENCY = CPU_EFFICIENCY  # kept for the basis text of CPU-only estimates
+EFFICIENCY_SOURCE = "efficiency 0.80 GPU / 0.70 CPU, fitted to published llama.cpp tg128 results (bench/speed)"
 
 # When the probe has no figure and no flag gives one. Theoretical peaks from the makers' specifications.
 DEFAULT_GPU_BANDWIDTH = 360.0  # GB/s: a GeForce RTX 3060 12GB, a common llama.cpp card (NVIDIA's specifications)
 DEFAULT_RAM_BANDWIDTH = 51.2  # GB/s: dual-channel DDR4-3200, 2 x 8 bytes x 3200 MT/s (JEDEC)
 DEFAULT_METAL_BANDWIDTH = 100.0  # GB/s: Apple M2 and M3, the base chips (Apple's specifications)
+# A CPU core dequantizes and multiplies only so many bytes of weights a second: with few cores generation is
+# bound by compute, not memory. Measured with llama-bench b11434 (tg64, 2 threads) on this project's 2-vCPU Xeon
+# VM: Q3_K_M Llama-3-8B-shaped, 17.1 t/s x 0.78 GB read per token = 13.4 GB/s, 6.7 GB/s per core (bench/speed).
+CPU_CORE_GBPS = 6.7
+DEFAULT_CPU_CORES = 8
 
 # Kernel speed of I-quants relative to a K-quant of the same size, where they are slower (tg). CPU: measured
 # with llama-bench b11434 on this project's machine (bench/speed); Metal IQ4: llama.cpp PR #5590 ("20% slower"
 # tg for IQ4_NL) and PR #5747 (IQ4_XS 53.9 vs Q4_0 63.1 t/s); Metal/Vulkan codebook types: no published figure,
 # the CPU one is kept.
-CODEBOOK_FACTOR_CPU = 0.55
+CODEBOOK_FACTOR_CPU = 0.50  # llama-bench here: IQ3_S 8.3 vs Q3_K_M 17.1 t/s at 4% smaller (bench/speed)
 IQ4_FACTOR_METAL = 0.80
 SLOW_IQUANT_BACKENDS: tuple[Backend, ...] = ("cpu", "metal", "vulkan")
 
@@ -112,6 +121,7 @@ def estimate(
     backend: Backend,
     *,
     expert_layers_on_cpu: int = 0,
+    cpu_cores: int | None = None,
 ) -> SpeedEstimate:
     """Tokens/s for a file of `weights_bytes` with `gpu_share` of its layers (0..1) on the GPU.
 
@@ -137,13 +147,32 @@ def estimate(
     else:
         reads.append(DeviceRead("cpu", per_token + kv_read_bytes, *cpu_bandwidth))
     factors = {r.device: kernel_factor(quant, backend if r.device == "gpu" else "cpu") for r in reads}
-    seconds = sum(r.bytes_per_token / (r.bandwidth_gbps * 1e9 * EFFICIENCY * factors[r.device][0]) for r in reads)
+    cores = cpu_cores or DEFAULT_CPU_CORES
+    compute_ceiling = cores * CPU_CORE_GBPS
+
+    def rate(read: DeviceRead) -> float:
+        if read.device == "cpu":
+            return min(read.bandwidth_gbps * CPU_EFFICIENCY, compute_ceiling) * factors["cpu"][0]
+        return read.bandwidth_gbps * GPU_EFFICIENCY * factors["gpu"][0]
+
+    gpu_layers = 0.0
+    if reads[0].device == "gpu" and shape is not None:
+        gpu_layers = shape.block_count * (1.0 if expert_layers_on_cpu else gpu_share)
+    seconds = sum(r.bytes_per_token / (rate(r) * 1e9) for r in reads) + gpu_layers * GPU_SECONDS_PER_LAYER
     factor, why = min(factors.values(), key=lambda f: f[0])
-    slowest = max(reads, key=lambda r: r.bytes_per_token / r.bandwidth_gbps)
-    bound = f"{slowest.device} memory bandwidth" if len(reads) == 1 else f"{slowest.device} memory bandwidth (split)"
+    cpu_reads = [r for r in reads if r.device == "cpu"]
+    compute_bound = bool(cpu_reads) and compute_ceiling < cpu_reads[0].bandwidth_gbps * CPU_EFFICIENCY
+    slowest = max(reads, key=lambda r: r.bytes_per_token / rate(r))
+    what = "compute" if slowest.device == "cpu" and compute_bound else "memory bandwidth"
+    bound = f"{slowest.device} {what}" + (" (split)" if len(reads) > 1 else "")
     parts = " + ".join(
         f"{r.bytes_per_token / 1e9:.2f} GB at {r.bandwidth_gbps:g} GB/s on the {r.device}" for r in reads
     )
-    basis = f"per token: {parts}, x{EFFICIENCY:g} efficiency" + (f", x{factor:g}: {why}" if why else "")
+    efficiency = f"x{GPU_EFFICIENCY:g} GPU / x{CPU_EFFICIENCY:g} CPU efficiency"
+    basis = f"per token: {parts}, {efficiency}" + (f", x{factor:g}: {why}" if why else "")
+    if gpu_layers:
+        basis += f", + {GPU_SECONDS_PER_LAYER * 1e3:g} ms per GPU layer"
+    if compute_bound:
+        basis += f"; {cores} CPU cores x {CPU_CORE_GBPS:g} GB/s of weights each cap the CPU part"
     source = "; ".join(dict.fromkeys([*(r.bandwidth_source for r in reads), EFFICIENCY_SOURCE]))
     return SpeedEstimate(1 / seconds if seconds > 0 else 0.0, None, bound, basis, source, tuple(reads))

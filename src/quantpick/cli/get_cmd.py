@@ -139,7 +139,7 @@ def get_command(
     ubatch: UbatchOpt = 512,
     cache_type_k: CacheTypeKOpt = "f16",
     cache_type_v: CacheTypeVOpt = "f16",
-    min_speed: MinSpeedOpt = None,
+    min_speed: MinSpeedOpt = 5.0,
     quality_floor: QualityFloorOpt = "IQ2_XS",
     gpu_bandwidth: GpuBandwidthOpt = None,
     ram_bandwidth: RamBandwidthOpt = None,

@@ -45,7 +45,10 @@ ReserveOpt = Annotated[
 ]
 PreferOpt = Annotated[str, typer.Option("--prefer", metavar="FAMILY", help="auto | k (K-quants) | i (I-quants) | any.")]
 VramOpt = Annotated[
-    str | None, typer.Option("--vram", metavar="SIZE", help="Plan for this much GPU memory (0 = no GPU).")
+    str | None,
+    typer.Option(
+        "--vram", metavar="SIZE", help="Plan for this much GPU memory (0 = no GPU; 24GiB,12GiB for two GPUs)."
+    ),
 ]
 RamOpt = Annotated[str | None, typer.Option("--ram", metavar="SIZE", help="Plan for this much system RAM.")]
 BackendOpt = Annotated[
@@ -120,13 +123,11 @@ CacheTypeVOpt = Annotated[
 
 _DECISION = "Decision (speed against quality)"
 MinSpeedOpt = Annotated[
-    float | None,
+    float,
     typer.Option(
         "--min-speed",
         metavar="TOK/S",
-        help="Auto mode: the best quality whose estimated generation speed reaches this (tokens/s; default 20 "
-        "with a GPU, 5 without).",
-        show_default=False,
+        help="Auto mode: the best quality whose estimated generation speed reaches this (tokens/s).",
         rich_help_panel=_DECISION,
     ),
 ]
@@ -180,7 +181,7 @@ def plan_options(
     ubatch: int = 512,
     cache_type_k: str = "f16",
     cache_type_v: str = "f16",
-    min_speed: float | None = None,
+    min_speed: float = 5.0,
     quality_floor: str | None = None,
     gpu_bandwidth: str | None = None,
     ram_bandwidth: float | None = None,
@@ -249,9 +250,13 @@ def machine(hardware: str | None, vram: str | None, ram: str | None, backend: st
     from quantpick.service import resolve_hardware
     from quantpick.sizes import parse_size
 
+    vram_bytes: int | list[int] | None = None
+    if vram is not None:
+        parts = [parse_size(part, field="vram") for part in vram.split(",")] if "," in vram else None
+        vram_bytes = parts if parts is not None else parse_size(vram, field="vram")
     return resolve_hardware(
         hardware,
-        vram_bytes=parse_size(vram, field="vram") if vram is not None else None,
+        vram_bytes=vram_bytes,
         ram_bytes=parse_size(ram, field="ram") if ram is not None else None,
         backend=backend,
     )

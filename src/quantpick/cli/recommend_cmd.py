@@ -100,7 +100,7 @@ def recommend_command(
     ubatch: UbatchOpt = 512,
     cache_type_k: CacheTypeKOpt = "f16",
     cache_type_v: CacheTypeVOpt = "f16",
-    min_speed: MinSpeedOpt = None,
+    min_speed: MinSpeedOpt = 5.0,
     quality_floor: QualityFloorOpt = "IQ2_XS",
     gpu_bandwidth: GpuBandwidthOpt = None,
     ram_bandwidth: RamBandwidthOpt = None,
@@ -183,17 +183,23 @@ def render_recommendation(out: Output, result: RepoRecommendation) -> None:
         if memory.repack_bytes:
             line += f"; about {format_size(memory.repack_bytes)} of it repacked in RAM at load"
         out.show(plain(line))
+    if pick.speed is not None:
+        out.show(plain(f"  speed: ~{pick.speed.generation_tokens_per_second:.1f} tok/s, {pick.speed.bound_by}"))
+        out.show(plain(f"    {pick.speed.basis}"))
     for note in rec.notes:
         out.show(plain(f"  note: {note.text}"))
     if rec.runners_up:
         out.show(plain("runners-up: " + ", ".join(f"{c.label} ({format_size(c.size_bytes)})" for c in rec.runners_up)))
     table = Table(box=None, pad_edge=False, title="every quant", title_justify="left")
-    for column in ("quant", "size", "verdict", "why"):
-        table.add_column(column, justify="right" if column == "size" else "left")
+    for column in ("quant", "size", "verdict", "tok/s", "KLD", "why"):
+        table.add_column(column, justify="right" if column in ("size", "tok/s", "KLD") else "left")
     for cand in sorted(rec.candidates, key=lambda c: -c.size_bytes):
         style = "bold green" if cand is pick else ("dim" if not cand.eligible or not cand.fits else "")
         why = "; ".join(r.text for r in cand.reasons[-2:])
-        table.add_row(plain(cand.label), format_size(cand.size_bytes), cand.verdict, plain(why), style=style)
+        speed = f"~{cand.speed.generation_tokens_per_second:.0f}" if cand.speed is not None else ""
+        loss = f"{cand.loss:.3g}" if cand.loss is not None else ""
+        row = (plain(cand.label), format_size(cand.size_bytes), cand.verdict, speed, loss, plain(why))
+        table.add_row(*row, style=style)
     out.show(table)
     out.show("")
     out.line(result.command)
@@ -218,23 +224,38 @@ def render_plan(out: Output, plan: SizesPlan) -> None:
         title_justify="left",
     )
     table.add_column("model")
+    table.add_column("pick (auto)")
     if budget.has_gpu:
-        table.add_column("speed (all on GPU)")
-    table.add_column("quality (GPU + RAM)" if budget.has_gpu else "fits RAM")
+        table.add_column("all on GPU")
+    table.add_column("best quality (GPU + RAM)" if budget.has_gpu else "best quality that fits")
 
     def cell(cand: Candidate | None) -> str:
         if cand is None:
             return "[dim]nothing fits[/dim]"
-        layers = f", -ngl {cand.gpu_layers}" if cand.placement == "gpu+cpu" and cand.gpu_layers is not None else ""
-        return f"{cand.label} (~{format_size(cand.size_bytes)}{layers})"
+        layers = ""
+        if cand.cpu_moe_layers:
+            layers = f", --n-cpu-moe {cand.cpu_moe_layers}"
+        elif cand.placement == "gpu+cpu" and cand.gpu_layers is not None:
+            layers = f", -ngl {cand.gpu_layers}"
+        speed = f", ~{cand.speed.generation_tokens_per_second:.0f} tok/s" if cand.speed is not None else ""
+        return f"{cand.label} (~{format_size(cand.size_bytes)}{layers}{speed})"
 
     for size in plan.plans:
-        row = [f"{size.params_billions:g}B"]
+        row = [size.label or f"{size.params_billions:g}B", cell(size.pick)]
         if budget.has_gpu:
             row.append(cell(size.speed))
         row.append(cell(size.quality))
         table.add_row(*row)
     out.show(table)
+    if plan.best is not None and plan.best.pick is not None:
+        out.show(
+            plain(
+                f"best for this machine: a {plan.best.label} model at {plan.best.pick.label}, the largest whose pick"
+                f" reaches {plan.options.min_speed:g} tok/s"
+            )
+        )
+    else:
+        out.show(plain(f"no model size reaches {plan.options.min_speed:g} tok/s here"))
     out.hint("for a real repo's files: quantpick recommend OWNER/NAME-GGUF")
 
 

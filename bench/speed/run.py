@@ -1,0 +1,228 @@
+"""quantpick's generation-speed estimate against published llama.cpp results and against llama-bench here.
+
+    bash bench/accuracy/build.sh && (cd bench/_work/accuracy/llama/build && ninja llama-bench)  # once
+    python bench/accuracy/run.py        # once: writes the bench/accuracy models
+    python bench/speed/run.py           # writes bench/speed/results.md; --published for the first table only
+
+The first table runs quantpick's speed model (src/quantpick/speed.py) on the hardware and files of published
+tg128 figures, each with its source. The second measures tg64 with llama-bench (b11434, CPU, every core of this
+machine) on the bench/accuracy models and compares quantpick's estimate for this machine, with its RAM bandwidth
+measured here by reading a 1 GiB array from every core.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench" / "accuracy"))
+WORK = ROOT / "bench" / "_work" / "accuracy"
+LLAMA = WORK / "llama" / "build" / "bin"
+
+from quantpick.catalog import load_catalog  # noqa: E402
+from quantpick.gguf import ModelShape  # noqa: E402
+from quantpick.speed import estimate  # noqa: E402
+
+GB, GiB = 1e9, 1024**3
+LLAMA2_7B = ModelShape("llama", 32, 4096, 4096, 32, 32, 128, 128, vocab_size=32000, feed_forward_length=11008)
+LLAMA31_8B = ModelShape("llama", 32, 4096, 131072, 32, 8, 128, 128, vocab_size=128256, feed_forward_length=14336)
+
+# (hardware, bandwidth GB/s and its source, backend, cores, model, shape, quant, file bytes, published tg128, source)
+PUBLISHED = [
+    (
+        "Apple M1 Max (32-core GPU)",
+        400.0,
+        "Apple: M1 Max, 400 GB/s",
+        "metal",
+        None,
+        "Llama-3.1-8B",
+        LLAMA31_8B,
+        "Q4_K_M",
+        4.92 * GB,
+        46.2,
+        "brand-o/normiebench#40 (llama.cpp Metal, 2026-03)",
+    ),
+    (
+        "Apple M4 (10-core GPU)",
+        120.0,
+        "Apple: M4, 120 GB/s",
+        "metal",
+        None,
+        "Llama-3.1-8B",
+        LLAMA31_8B,
+        "Q4_K_M",
+        4.92 * GB,
+        20.87,
+        "brand-o/normiebench#3 (llama.cpp Metal, 2026-03)",
+    ),
+    (
+        "RTX 4090",
+        1008.0,
+        "NVIDIA: 1008 GB/s",
+        "cuda",
+        None,
+        "Llama-2-7B",
+        LLAMA2_7B,
+        "Q8_0",
+        6.67 * GiB,
+        98.13,
+        "ggml-org/llama.cpp#4766 (ggerganov, 2024-01-10)",
+    ),
+    (
+        "RTX 4090",
+        1008.0,
+        "NVIDIA: 1008 GB/s",
+        "cuda",
+        None,
+        "Llama-2-7B",
+        LLAMA2_7B,
+        "F16",
+        12.55 * GiB,
+        61.03,
+        "ggml-org/llama.cpp#4766 (ggerganov, 2024-01-10)",
+    ),
+    (
+        "RTX 3090 Ti",
+        1008.0,
+        "NVIDIA: 1008 GB/s",
+        "cuda",
+        None,
+        "Llama-2-7B",
+        LLAMA2_7B,
+        "Q4_0",
+        3.56 * GiB,
+        127.43,
+        "ggml-org/llama.cpp#4812 (slaren, 2024-01-07)",
+    ),
+    (
+        "i9-13900K, DDR5-6400, 8 threads",
+        102.4,
+        "2 channels x 8 B x 6400 MT/s",
+        "cpu",
+        8,
+        "Llama-2-7B",
+        LLAMA2_7B,
+        "Q4_0",
+        3.56 * GiB,
+        18.27,
+        "ggml-org/llama.cpp#34 (slaren, 2023-08-12)",
+    ),
+]
+
+
+def published_rows() -> list[str]:
+    catalog = load_catalog()
+    rows = [
+        "## Published tg128 figures",
+        "",
+        "| hardware | model | quant | published | quantpick | error | source |",
+        "|---|---|---|---:|---:|---:|---|",
+    ]
+    for hardware, bandwidth, bw_source, backend, cores, model, shape, quant, size, tg, source in PUBLISHED:
+        on_gpu = backend != "cpu"
+        speed = estimate(
+            int(size),
+            shape,
+            0,  # tg128 runs at a near-empty context
+            1.0 if on_gpu else 0.0,
+            (bandwidth, bw_source) if on_gpu else None,
+            (bandwidth, bw_source),
+            catalog.get(quant),
+            backend,  # type: ignore[arg-type]
+            cpu_cores=cores,
+        )
+        ours = speed.generation_tokens_per_second
+        rows.append(
+            f"| {hardware} | {model} | {quant} | {tg:.1f} t/s | {ours:.1f} t/s | {(ours - tg) / tg:+.0%} | {source} |"
+        )
+    return rows
+
+
+def ram_bandwidth(threads: int) -> float:
+    """GB/s reading a 1 GiB array split across `threads` threads (numpy releases the GIL while it sums)."""
+    import numpy as np
+
+    data = np.ones(GiB // 8, dtype=np.float64)
+    parts = np.array_split(data, threads)
+    best = 0.0
+    for _ in range(5):
+        workers = [threading.Thread(target=part.sum) for part in parts]
+        start = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        best = max(best, data.nbytes / (time.perf_counter() - start) / GB)
+    return best
+
+
+def llama_bench(path: Path, threads: int) -> float:
+    command = [str(LLAMA / "llama-bench"), "-m", str(path), "-p", "0", "-n", "64", "-r", "3", "-t", str(threads)]
+    done = subprocess.run([*command, "-o", "json"], capture_output=True, text=True, check=True)
+    return float(json.loads(done.stdout)[0]["avg_ts"])
+
+
+def local_rows() -> list[str]:
+    from models import SHAPES
+
+    from quantpick.gguf import read_metadata, shape_from_metadata
+
+    catalog = load_catalog()
+    threads = os.cpu_count() or 1
+    bandwidth = ram_bandwidth(threads)
+    rows = [
+        "## llama-bench on this machine",
+        "",
+        f"CPU backend, {threads} threads; RAM bandwidth measured here: {bandwidth:.1f} GB/s ({threads} threads"
+        " reading 1 GiB). quantpick is given that bandwidth and the core count.",
+        "",
+        "| model | quant | file | llama-bench tg64 | quantpick | error |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    files = [(s.name, "Q4_K_M") for s in SHAPES] + [("llama3-gqa", "Q3_K_M"), ("llama3-gqa", "IQ3_S")]
+    for name, quant in files:
+        path = WORK / "models" / f"{name}-{quant}.gguf"
+        if not path.exists():
+            continue
+        with path.open("rb") as handle:
+            values, _ = read_metadata(handle.read(16 << 20))
+        shape = shape_from_metadata(values)
+        measured = llama_bench(path, threads)
+        speed = estimate(
+            path.stat().st_size,
+            shape,
+            0,
+            0.0,
+            None,
+            (bandwidth, "measured"),
+            catalog.get(quant),
+            "cpu",
+            cpu_cores=threads,
+        )
+        ours = speed.generation_tokens_per_second
+        rows.append(
+            f"| {name} | {quant} | {path.stat().st_size / GiB:.2f} GiB | {measured:.2f} t/s | {ours:.2f} t/s |"
+            f" {(ours - measured) / measured:+.0%} |"
+        )
+    return rows
+
+
+def main() -> None:
+    rows = ["# quantpick's speed estimate vs llama.cpp", "", "Produced by `python bench/speed/run.py`.", ""]
+    rows += published_rows()
+    if "--published" not in sys.argv:
+        rows += ["", *local_rows()]
+    text = "\n".join(rows) + "\n"
+    (ROOT / "bench" / "speed" / "results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
