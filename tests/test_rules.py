@@ -4,7 +4,7 @@ import pytest
 
 from quantpick.catalog import load_catalog
 from quantpick.cli.errors import render
-from quantpick.errors import NoFitError, UsageError
+from quantpick.errors import InvalidValue, NoFitError, UsageError
 from quantpick.gguf import ModelShape
 from quantpick.hardware import Cpu, Gpu, Hardware, Ram
 from quantpick.naming import RepoFile, parse_repo_files
@@ -349,3 +349,47 @@ def test_busy_gpu_gets_a_note_not_a_different_pick():
     result = pick(hw, repo(SIZES_8B))
     assert result.pick.label == "Q8_0"
     assert any("2.00 GiB of GPU memory is free right now" in n for n in texts(result.notes))
+
+
+GEMMA3_27B = ModelShape(
+    "gemma3", 62, 5376, 131072, 32, 16, 128, 128, sliding_window=1024, vocab_size=262144, feed_forward_length=21504
+)
+# unsloth/gemma-3-27b-it-GGUF-like file sizes (GB)
+SIZES_27B = {"Q8_0": 28.7, "Q6_K": 22.2, "Q5_K_M": 19.3, "Q4_K_M": 16.5, "Q3_K_M": 13.4, "IQ2_M": 9.7, "IQ1_M": 6.9}
+
+
+def test_gemma3_27b_on_12_gib_is_not_iq2_m_all_on_the_gpu():
+    result = pick(gpu_machine(12, ram_gib=32), repo(SIZES_27B), shape=GEMMA3_27B)
+    assert result.pick.label != "IQ2_M" and result.pick.quant.level >= 3 and result.pick.placement == "gpu+cpu"
+    assert result.pick.speed.generation_tokens_per_second >= 5
+    rival = result.pick.reasons[0].text
+    assert "Q3_K_M split" in rival and "IQ2_M" in rival  # the trade-off against the faster rival is named
+    assert pick(gpu_machine(12, ram_gib=32), repo(SIZES_27B), shape=GEMMA3_27B, mode="speed").pick.label == "IQ2_M"
+
+
+def test_70b_on_a_24_gib_cpu_machine_is_never_offered_below_the_floor():
+    _, plans = plan_without_repo(cpu_machine(24), CATALOG, Options(), (70.0,))
+    row = next(p for p in plans if p.params_billions == 70.0)
+    assert all(c is None or not c.below_floor for c in (row.pick, row.speed, row.quality))
+
+
+def test_two_unequal_gpus_split_by_budget_each_with_its_compute_buffer():
+    hw = gpu_machine(24)
+    hw.gpus.append(Gpu("nvidia", "RTX 3060", 12 * GiB, 12 * GiB, 12 * GiB, "test", index=1, bandwidth_gbps=360.0))
+    hw.gpus[0].bandwidth_gbps = 1008.0
+    one = pick(gpu_machine(36), repo(SIZES_8B))
+    two = pick(hw, repo(SIZES_8B))
+    assert two.pick.tensor_split == (24, 12)
+    assert two.reserve.compute_bytes > one.reserve.compute_bytes  # a compute buffer on each GPU
+    assert two.reserve.gpu_runtime_bytes == 2 * one.reserve.gpu_runtime_bytes
+    with pytest.raises(InvalidValue) as caught:
+        pick(hw, repo(SIZES_8B), gpu_bandwidth_gbps=(1008.0, 360.0, 448.0))
+    assert caught.value.field == "gpu_bandwidth"
+
+
+def test_unknown_bandwidth_is_assumed_and_said():
+    result = pick(gpu_machine(12), repo(SIZES_8B))
+    assert "assumed 360 GB/s" in result.pick.speed.source and "--gpu-bandwidth" in result.pick.speed.source
+    given = pick(gpu_machine(12), repo(SIZES_8B), gpu_bandwidth_gbps=(720.0,))
+    assert given.pick.speed.generation_tokens_per_second > result.pick.speed.generation_tokens_per_second
+    assert all(c.speed is not None for c in result.candidates if c.fits)

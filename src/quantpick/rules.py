@@ -281,12 +281,17 @@ def _choose(pool: list[Candidate], prefer: Preference, backend: Backend) -> tupl
     return None, None
 
 
+def _plausible(gbps: float | None) -> bool:
+    """A bandwidth from a probe or a saved file is input too: one outside (0, 100000] GB/s is ignored."""
+    return isinstance(gbps, (int, float)) and 0 < gbps <= 100_000
+
+
 def bandwidths(hw: Hardware, budget: Budget, options: Options) -> tuple[tuple[float, str] | None, tuple[float, str]]:
     """(GPU bandwidth and its source or None without a GPU, RAM bandwidth and its source), in GB/s."""
     gpu: tuple[float, str] | None = None
     if budget.has_gpu:
         given = options.gpu_bandwidth_gbps
-        probed = [g.bandwidth_gbps for g in hw.gpus]
+        probed = [g.bandwidth_gbps if _plausible(g.bandwidth_gbps) else None for g in hw.gpus]
         if given and len(given) > 1 and len(given) != len(hw.gpus):
             raise InvalidValue(
                 "gpu_bandwidth",
@@ -311,7 +316,7 @@ def bandwidths(hw: Hardware, budget: Budget, options: Options) -> tuple[tuple[fl
             gpu = (figures[0], source)
     if options.ram_bandwidth_gbps:
         return gpu, (options.ram_bandwidth_gbps, "--ram-bandwidth")
-    if hw.ram.bandwidth_gbps:
+    if _plausible(hw.ram.bandwidth_gbps) and hw.ram.bandwidth_gbps:
         return gpu, (hw.ram.bandwidth_gbps, "the saved hardware file")
     if gpu is not None and hw.backend == "metal":
         return gpu, (gpu[0], "unified memory: the GPU's bandwidth")

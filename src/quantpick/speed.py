@@ -98,15 +98,24 @@ def parameter_split(shape: ModelShape) -> tuple[float, float, float]:
     return float(total), experts, embedding
 
 
-def active_fraction(shape: ModelShape | None) -> tuple[float, float]:
-    """(fraction of the file one token reads, fraction of the file that is expert tensors)."""
+def active_fraction(shape: ModelShape | None, file_params: float | None = None) -> tuple[float, float]:
+    """(fraction of the file one token reads, fraction of the file that is expert tensors).
+
+    `file_params` (the file's size over its type's bits per weight) tells a tied output matrix from a separate
+    one: the header does not say, but a tied file is one embedding table smaller.
+    """
     if shape is None:
         return 1.0, 0.0
     total, experts, embedding = parameter_split(shape)
     if total <= 0:
         return 1.0, 0.0
     used = (shape.expert_used_count or 0) / (shape.expert_count or 1) if experts else 0.0
-    read = total - embedding - experts * (1 - used)  # one token reads one row of the embedding table
+    tied = file_params is not None and abs(file_params - (total - embedding)) < abs(file_params - total)
+    if tied:
+        total -= embedding  # the output matrix is the embedding table, read in full for every token
+        read = total - experts * (1 - used)
+    else:
+        read = total - embedding - experts * (1 - used)  # one token reads one row of the embedding table
     return max(read / total, 0.01), experts / total
 
 
@@ -127,7 +136,8 @@ def estimate(
 
     With `expert_layers_on_cpu` (--n-cpu-moe N) every layer is on the GPU except the experts of N layers.
     """
-    read_fraction, expert_fraction = active_fraction(shape)
+    bpw = (quant.bpw_effective or quant.bpw_nominal) if quant is not None else None
+    read_fraction, expert_fraction = active_fraction(shape, weights_bytes * 8 / bpw if bpw else None)
     per_token = weights_bytes * read_fraction
     reads: list[DeviceRead] = []
     if gpu_bandwidth is not None and (gpu_share > 0 or expert_layers_on_cpu):
