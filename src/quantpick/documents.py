@@ -62,6 +62,7 @@ class GpuDoc(TypedDict):
     unified: bool
     compute_capability: str | None
     bandwidth_gbps: float | None
+    bandwidth_source: str | None
     driver_version: str | None
     mig: bool
 

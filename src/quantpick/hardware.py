@@ -31,6 +31,7 @@ class Gpu:
     unified: bool = False
     compute_capability: str | None = None
     bandwidth_gbps: float | None = None
+    bandwidth_source: str | None = None  # where bandwidth_gbps came from; None: the probe
     driver_version: str | None = None
     mig: bool = False
 

@@ -301,7 +301,9 @@ def bandwidths(hw: Hardware, budget: Budget, options: Options) -> tuple[tuple[fl
         if given:
             figures, source = list(given), "--gpu-bandwidth"
         elif probed and all(probed):
-            figures, source = [float(b or 0) for b in probed], "the probe (memory clock x bus width)"
+            figures = [float(b or 0) for b in probed]
+            given_sources = {g.bandwidth_source for g in hw.gpus if g.bandwidth_source}
+            source = "; ".join(sorted(given_sources)) or "the probe (NVML: memory clock x bus width)"
         elif hw.backend == "metal":
             figures, source = [DEFAULT_METAL_BANDWIDTH], f"assumed {DEFAULT_METAL_BANDWIDTH:g} GB/s (Apple M2/M3)"
         else:

@@ -109,8 +109,13 @@ def resolve_hardware(
     from quantpick.hardware import apply_overrides
     from quantpick.probe.saved import load_hardware_file
 
+    from quantpick.devices import load_device_table, with_table_bandwidths
+
     hw = load_hardware_file(hardware_file) if hardware_file else probe()
-    return apply_overrides(hw, vram=vram_bytes, ram=ram_bytes, backend=backend)
+    hw = apply_overrides(hw, vram=vram_bytes, ram=ram_bytes, backend=backend)
+    if any(g.bandwidth_gbps is None for g in hw.gpus):
+        hw = with_table_bandwidths(hw, load_device_table())
+    return hw
 
 
 def load_repo(repo: str, revision: str | None = None, *, with_shape: bool = True) -> RepoView:

@@ -1,0 +1,63 @@
+"""The bandwidth table for GPUs and Apple chips the probe cannot measure (data/gpu_bandwidth.yaml)."""
+
+import json
+
+import pytest
+import yaml
+
+from quantpick.devices import bandwidth_for, default_table_path, load_device_table, parse_device_table
+
+TABLE = load_device_table()
+
+
+@pytest.mark.parametrize(
+    ("probed", "gbps"),
+    [
+        ("Apple M1", 68.25),
+        ("Apple M1 Max", 400),
+        ("Apple M4 Pro", 273),
+        ("Apple M2 Ultra", 800),
+        ("AMD Radeon RX 7900 XTX", 960),
+        ("AMD Radeon RX 7900 XT", 800),
+        ("Radeon RX 6800", 512),
+    ],
+)
+def test_longest_whole_name_wins(probed, gbps):
+    figure = bandwidth_for(probed, TABLE)
+    assert figure is not None and figure.gbps == gbps
+
+
+def test_unknown_names_get_nothing():
+    assert bandwidth_for("Intel Arc A770", TABLE) is None
+    assert bandwidth_for("Apple M10", TABLE) is None  # a whole word, not a prefix
+
+
+def test_every_figure_names_its_source():
+    raw = yaml.safe_load(default_table_path().read_text())
+    assert len(parse_device_table(raw)) == len(raw["devices"])
+    assert all(entry["source"] in raw["sources"] for entry in raw["devices"])
+
+
+def test_malformed_entries_are_skipped():
+    data = {
+        "sources": {},
+        "devices": [{"name": "X", "gbps": -1}, {"name": 3, "gbps": 1}, "x", {"name": "Y", "gbps": 5}],
+    }
+    assert [f.name for f in parse_device_table(data)] == ["Y"]
+    assert parse_device_table(["not", "a", "table"]) == []
+
+
+def test_a_saved_apple_machine_gets_its_chip_bandwidth(cli, tmp_path):
+    saved = {
+        "schema_version": 1,
+        "ram": {"total_bytes": 64 * 1024**3},
+        "gpus": [{"vendor": "apple", "name": "Apple M1 Max", "budget_bytes": 48 * 1024**3, "unified": True}],
+        "backend": "metal",
+    }
+    path = tmp_path / "mac.json"
+    path.write_text(json.dumps(saved))
+    result = cli("recommend", "bartowski/Qwen_Qwen3-8B-GGUF", "--hardware", str(path), "--json")
+    data = result.json
+    assert result.exit_code == 0, data
+    assert data["hardware"]["gpus"][0]["bandwidth_gbps"] == 400
+    assert "M1 Max" in data["pick"]["speed"]["source"]
