@@ -106,10 +106,9 @@ def resolve_hardware(
     backend: str | None = None,
 ) -> Hardware:
     """The probe of this machine (or the one saved in `hardware_file`), with single figures overridden."""
+    from quantpick.devices import load_device_table, with_table_bandwidths
     from quantpick.hardware import apply_overrides
     from quantpick.probe.saved import load_hardware_file
-
-    from quantpick.devices import load_device_table, with_table_bandwidths
 
     hw = load_hardware_file(hardware_file) if hardware_file else probe()
     hw = apply_overrides(hw, vram=vram_bytes, ram=ram_bytes, backend=backend)
