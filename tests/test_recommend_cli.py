@@ -225,3 +225,34 @@ def test_bad_runner_settings_exit_2_with_one_line(cli, hardware_file, flags, mes
     assert message in result.stderr and "Traceback" not in result.stderr
     data = cli("recommend", "bartowski/Qwen_Qwen3-8B-GGUF", "--hardware", hw, *flags, "--json").json
     assert data["error"]["code"] == "invalid_value" and data["error"]["hint"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--min-speed", "-1"], "--min-speed: the speed target must be 0 to 100000 tokens/s, got -1"),
+        (["--gpu-bandwidth", "abc"], "--gpu-bandwidth: not a bandwidth: 'abc'"),
+        (["--vram", "24GiB,12GiB,8GiB", "--gpu-bandwidth", "1008,448"], "--gpu-bandwidth: 2 bandwidths for 3 GPUs"),
+        (["--quality-floor", "IQ2X"], "--quality-floor: unknown quant type 'IQ2X'"),
+        (["--ram-bandwidth", "0"], "--ram-bandwidth: a bandwidth must be above 0"),
+    ],
+)
+def test_bad_decision_settings_exit_2_with_one_line(cli, hardware_file, flags, message):
+    hw = hardware_file(ram=64 * GiB, gpus=[])
+    result = cli("recommend", "bartowski/Qwen_Qwen3-8B-GGUF", "--hardware", hw, *flags)
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr and "Hint:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_speed_and_decision_reach_the_json(cli, hardware_file):
+    hw = hardware_file(ram=32 * GiB, gpus=[12 * GiB])
+    data = cli("recommend", "bartowski/Qwen_Qwen3-8B-GGUF", "--hardware", hw, "--json").json
+    assert data["decision"]["mode"] == "auto" and data["decision"]["min_speed"] == 5
+    assert data["decision"]["quality_floor"] == "IQ2_XS" and "tokens/s" in data["decision"]["rule"]
+    speed = data["pick"]["speed"]
+    assert speed["generation_tokens_per_second"] > 0 and speed["prompt_tokens_per_second"] is None
+    assert "assumed" in speed["source"]  # the saved file has no bandwidth: said so
+    fitting = [c for c in data["candidates"] if c["fits"]]
+    assert fitting and all(c["speed"] for c in fitting)
+    two = cli("recommend", "bartowski/Qwen_Qwen3-8B-GGUF", "--vram", "16GiB,8GiB", "--ram", "32GiB", "--json").json
+    assert two["pick"]["tensor_split"] == [16, 8] and " -ts 16,8" in two["pick"]["command"]

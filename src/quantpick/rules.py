@@ -86,10 +86,16 @@ class Options:
             raise InvalidValue(
                 "min_speed", f"the speed target must be 0 to 100000 tokens/s, got {self.min_speed:g}", hint="e.g. 10"
             )
-        for value in (*(self.gpu_bandwidth_gbps or ()), self.ram_bandwidth_gbps or 1.0):
+        named = [("gpu_bandwidth", v) for v in self.gpu_bandwidth_gbps or ()]
+        if self.ram_bandwidth_gbps is not None:
+            named.append(("ram_bandwidth", self.ram_bandwidth_gbps))
+        for field_name, value in named:
             if not 0 < value <= 100_000:
-                field_name = "ram_bandwidth" if value == self.ram_bandwidth_gbps else "gpu_bandwidth"
-                raise InvalidValue(field_name, f"a bandwidth must be above 0 and at most 100000 GB/s, got {value:g}")
+                raise InvalidValue(
+                    field_name,
+                    f"a bandwidth must be above 0 and at most 100000 GB/s, got {value:g}",
+                    hint="GB/s, e.g. 1008 for an RTX 4090, 51.2 for dual-channel DDR4-3200",
+                )
 
     def context_for(self, shape: ModelShape | None) -> int:
         """The context to plan for: the one asked for, else DEFAULT_CTX within the model's trained context."""
