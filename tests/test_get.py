@@ -296,3 +296,40 @@ def test_offline_get_uses_complete_files_or_names_the_missing(cli, hub, monkeypa
 def test_unknown_quant_is_refused_with_the_list(cli):
     result = cli("get", BIG_REPO, "--quant", "IQ1_S", "--ram", "2GiB", "--json")
     assert result.exit_code == 2 and "Q8_0" in result.json["error"]["hint"]
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        f"{BIG_REPO}:q4_k_m",
+        f"hf.co/{BIG_REPO}:Q4_K_M",
+        f"https://huggingface.co/{BIG_REPO}/blob/main/Big-Q4_K_M.gguf",
+        f"https://huggingface.co/{BIG_REPO}/resolve/main/Big-Q4_K_M.gguf?download=true",
+    ],
+)
+def test_pasted_forms_fetch_the_quant_they_name(cli, form):
+    result = cli("get", form, "--ram", "2GiB", "--reserve", "1MiB", "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert [f["repo_path"] for f in result.json["files"]] == ["Big-Q4_K_M.gguf"]
+
+
+def test_a_split_file_url_takes_its_whole_set(cli):
+    url = f"https://huggingface.co/{BIG_REPO}/blob/main/Big-Q6_K/Big-Q6_K-00002-of-00002.gguf"
+    result = cli("get", url, "--ram", "2GiB", "--reserve", "1MiB", "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert len(result.json["files"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([f"https://huggingface.co/{BIG_REPO}/blob/main/Big-Q5_K_M.gguf"], "has no GGUF quant file 'Big-Q5_K_M.gguf'"),
+        ([f"{BIG_REPO}:Q8_0", "--quant", "Q4_K_M"], "two quants asked for"),
+        ([f"https://huggingface.co/{BIG_REPO}/tree/v2", "--revision", "main"], "two revisions asked for"),
+        (["https://github.com/test/Big-GGUF"], "only Hugging Face URLs"),
+    ],
+)
+def test_bad_pasted_forms_exit_2(cli, args, message):
+    result = cli("get", *args, "--ram", "2GiB", "--dry-run")
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr and "Hint:" in result.stderr

@@ -256,3 +256,14 @@ def test_speed_and_decision_reach_the_json(cli, hardware_file):
     assert fitting and all(c["speed"] for c in fitting)
     two = cli("recommend", "bartowski/Qwen_Qwen3-8B-GGUF", "--vram", "16GiB,8GiB", "--ram", "32GiB", "--json").json
     assert two["pick"]["tensor_split"] == [16, 8] and " -ts 16,8" in two["pick"]["command"]
+
+
+def test_recommend_and_list_take_urls(cli, hardware_file):
+    hw = hardware_file(ram=32 * GiB, gpus=[])
+    url = cli("recommend", "https://huggingface.co/bartowski/Qwen_Qwen3-8B-GGUF", "--hardware", hw, "--json").json
+    plain_id = cli("recommend", "bartowski/Qwen_Qwen3-8B-GGUF", "--hardware", hw, "--json").json
+    assert url["pick"]["quant"] == plain_id["pick"]["quant"] and url["repo"] == "bartowski/Qwen_Qwen3-8B-GGUF"
+    short = cli("recommend", "hf.co/bartowski/Qwen_Qwen3-8B-GGUF:q4_k_m", "--hardware", hw, "--json").json
+    assert short["pick"]["quant"] == "Q4_K_M"
+    listed = cli("list", "hf.co/bartowski/Qwen_Qwen3-8B-GGUF", "--json")
+    assert listed.exit_code == 0 and listed.json["repo"] == "bartowski/Qwen_Qwen3-8B-GGUF"

@@ -152,6 +152,7 @@ def recommend(
     hardware: Hardware | None = None,
     options: Options | None = None,
     revision: str | None = None,
+    file: str | None = None,
 ) -> RepoRecommendation:
     """The quant of `repo` to download for `hardware` (default: this machine), with every verdict's reasons.
 
@@ -161,11 +162,34 @@ def recommend(
     from quantpick.rules import recommend as apply_rules
 
     hw = hardware if hardware is not None else probe()
-    opts = options or Options()
     view = load_repo(repo, revision)
+    opts = _with_file_quant(options or Options(), view, file)
     result = apply_rules(hw, view.parsed, view.shape, view.catalog, opts, repo=repo)
     command = llama_server_command(repo, result.pick, result.reserve.ctx, runner=opts.runner)
     return RepoRecommendation(view, hw, opts, result, command)
+
+
+def _with_file_quant(options: Options, view: RepoView, file: str | None) -> Options:
+    """A file URL names its quant: the one whose files hold `file` (UsageError when none does)."""
+    if file is None:
+        return options
+    import dataclasses
+    import difflib
+
+    for group in view.parsed.quants:
+        if file in [f.path for f in group.files]:
+            if options.quant is not None and options.quant.upper() != group.label.upper():
+                raise UsageError(
+                    f"two quants asked for: {options.quant} and {group.label} ({file})", hint="give one of them"
+                )
+            return dataclasses.replace(options, quant=group.label)
+    paths = [f.path for g in view.parsed.quants for f in g.files]
+    close = difflib.get_close_matches(file, paths, n=3)
+    raise UsageError(
+        f"{view.repo} has no GGUF quant file {file[:80]!r}",
+        hint=f"did you mean {', '.join(close)}?" if close else f"see `quantpick list {view.repo}`",
+        code="file_not_found",
+    )
 
 
 def plan_sizes(
@@ -192,6 +216,7 @@ def plan_get(
     with_mmproj: bool = False,
     mmproj: str | None = None,
     connections: int | None = None,
+    file: str | None = None,
 ) -> GetPlan:
     """Which files `get` fetches and where they go; reads the disk, writes nothing.
 
@@ -208,8 +233,8 @@ def plan_get(
     from quantpick.rules import recommend as apply_rules
 
     hw = hardware if hardware is not None else probe()
-    opts = options or Options()
     view = load_repo(repo, revision)
+    opts = _with_file_quant(options or Options(), view, file)
     warnings: list[str] = []
     result: Recommendation | None
     try:

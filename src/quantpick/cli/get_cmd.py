@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import typer
@@ -32,6 +33,7 @@ from quantpick.cli.options import (
     machine,
     output,
     plan_options,
+    repo_target,
 )
 
 if TYPE_CHECKING:
@@ -50,6 +52,8 @@ Examples:
   quantpick get unsloth/gemma-3-27b-it-GGUF --quant UD-Q4_K_XL --with-mmproj --local-dir ./models
   quantpick get unsloth/gemma-3-27b-it-GGUF --mmproj BF16        # that projector precision
   quantpick get bartowski/Qwen_Qwen3-8B-GGUF --dry-run --json
+  quantpick get bartowski/Qwen_Qwen3-8B-GGUF:Q4_K_M               # llama.cpp's -hf shorthand
+  quantpick get https://huggingface.co/bartowski/Qwen_Qwen3-8B-GGUF/blob/main/Qwen_Qwen3-8B-Q4_K_M.gguf
   quantpick get unsloth/Qwen3-30B-A3B-GGUF --connections 16         # a fast line, a slow CDN stream
 """
 
@@ -171,11 +175,16 @@ def get_command(
         ram_bandwidth=ram_bandwidth,
     )
     hw = machine(hardware, vram, ram, backend)
+    target = repo_target(repo, revision, quant)
+    if target.quant is not None and target.quant != quant:
+        options = dataclasses.replace(options, quant=target.quant)
+    quant = options.quant
     plan = service.plan_get(
-        repo,
+        target.repo,
         hardware=hw,
         options=options,
-        revision=revision,
+        revision=target.revision,
+        file=target.file,
         local_dir=local_dir,
         with_mmproj=with_mmproj,
         mmproj=mmproj,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from quantpick.cli.options import JsonOpt, RepoArg, RevisionOpt, output
+from quantpick.cli.options import JsonOpt, RepoArg, RevisionOpt, output, repo_target
 
 EPILOG = """\b
 Examples:
   quantpick list bartowski/Qwen_Qwen3-8B-GGUF
+  quantpick list https://huggingface.co/bartowski/Qwen_Qwen3-8B-GGUF
   quantpick list unsloth/gemma-3-27b-it-GGUF --revision main --json
   HF_HUB_OFFLINE=1 quantpick list bartowski/Qwen_Qwen3-8B-GGUF   # the listing saved last time
 """
@@ -21,7 +22,9 @@ def list_command(ctx: typer.Context, repo: RepoArg, revision: RevisionOpt = None
     from quantpick.documents import list_document
 
     out = output(ctx)
-    view = service.load_repo(repo, revision)
+    target = repo_target(repo, revision)
+    repo = target.repo
+    view = service.load_repo(repo, target.revision)
     document = list_document(view)
     if out.json_mode:
         out.json(document)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -16,10 +17,11 @@ if TYPE_CHECKING:
 JsonOpt = Annotated[
     bool, typer.Option("--json", expose_value=False, help="Print one JSON document on stdout (schema_version 1).")
 ]
-RepoArg = Annotated[
-    str,
-    typer.Argument(metavar="REPO", help="Hugging Face repo id, e.g. bartowski/Qwen_Qwen3-8B-GGUF.", show_default=False),
-]
+REPO_HELP = (
+    "Hub repo: OWNER/NAME, OWNER/NAME:QUANT (as llama.cpp's -hf), hf.co/OWNER/NAME, or a huggingface.co URL "
+    "(a /blob/ or /resolve/ file URL names its quant), e.g. bartowski/Qwen_Qwen3-8B-GGUF:Q4_K_M."
+)
+RepoArg = Annotated[str, typer.Argument(metavar="REPO", help=REPO_HELP, show_default=False)]
 RevisionOpt = Annotated[
     str | None, typer.Option("--revision", "-r", metavar="REV", help="Branch, tag or commit (default: main).")
 ]
@@ -158,6 +160,29 @@ RamBandwidthOpt = Annotated[
         rich_help_panel=_DECISION,
     ),
 ]
+
+
+@dataclass(frozen=True)
+class RepoTarget:
+    repo: str
+    revision: str | None
+    quant: str | None
+    file: str | None
+
+
+def repo_target(text: str, revision: str | None = None, quant: str | None = None) -> RepoTarget:
+    """REPO as pasted (id, shorthand or URL), merged with --revision and --quant; a conflict is a usage error."""
+    from quantpick.errors import UsageError
+    from quantpick.repo_ref import parse_repo_ref
+
+    ref = parse_repo_ref(text)
+    if ref.revision is not None and revision is not None and ref.revision != revision:
+        raise UsageError(
+            f"two revisions asked for: --revision {revision} and {ref.revision} in the URL", hint="give one of them"
+        )
+    if ref.quant is not None and quant is not None and ref.quant.upper() != quant.upper():
+        raise UsageError(f"two quants asked for: --quant {quant} and :{ref.quant}", hint="give one of them")
+    return RepoTarget(ref.repo, revision or ref.revision, quant or ref.quant, ref.file)
 
 
 def output(ctx: typer.Context) -> Output:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import typer
 
 from quantpick.cli.options import (
+    REPO_HELP,
     BackendOpt,
     CacheTypeKOpt,
     CacheTypeVOpt,
@@ -31,6 +33,7 @@ from quantpick.cli.options import (
     machine,
     output,
     plan_options,
+    repo_target,
 )
 
 if TYPE_CHECKING:
@@ -45,6 +48,7 @@ Examples:
   quantpick recommend --params 12B --vram 12GiB
   quantpick recommend bartowski/Qwen_Qwen3-8B-GGUF
   quantpick recommend bartowski/Qwen_Qwen3-8B-GGUF --ctx 32768 --mode quality
+  quantpick recommend hf.co/bartowski/Qwen_Qwen3-8B-GGUF                     # a pasted link works too
   quantpick recommend unsloth/Qwen3-30B-A3B-GGUF --hardware laptop.json --json
   quantpick recommend bartowski/Qwen_Qwen3-8B-GGUF --parallel 1 -ctk q8_0 -ctv q8_0   # one slot, q8_0 KV
 """
@@ -82,7 +86,7 @@ def parse_params(text: str) -> float:
 def recommend_command(
     ctx: typer.Context,
     repo: str | None = typer.Argument(
-        None, help="Hub repo id; omit for a table of common model sizes.", show_default=False
+        None, metavar="[REPO]", help=REPO_HELP + " Omit for a table of common model sizes.", show_default=False
     ),
     mode: ModeOpt = "auto",
     context: CtxOpt = None,
@@ -137,7 +141,10 @@ def recommend_command(
         return render_plan(out, plan)
     if extra_size is not None:
         out.warning("--params is ignored with a REPO: the repo's real file sizes are used")
-    result = service.recommend(repo, hardware=hw, options=options, revision=revision)
+    target = repo_target(repo, revision, quant)
+    if target.quant != quant and target.quant is not None:
+        options = dataclasses.replace(options, quant=target.quant)
+    result = service.recommend(target.repo, hardware=hw, options=options, revision=target.revision, file=target.file)
     if out.json_mode:
         from quantpick.documents import recommend_document
 
