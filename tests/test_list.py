@@ -69,7 +69,7 @@ def test_lowercase_names(cli):
 def test_human_table(cli):
     result = cli("list", "bartowski/Qwen_Qwen3-8B-GGUF")
     assert result.exit_code == 0
-    assert "Q4_K_L" in result.stdout and "variant of Q4_K_M" in result.stdout and "MiB" in result.stdout
+    assert "Q4_K_L" in result.stdout and "variant of Q4_K_M" in result.stdout and " MB" in result.stdout
     assert "removed from llama.cpp" in result.stdout and "imatrix" in result.stdout
 
 

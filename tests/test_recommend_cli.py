@@ -267,3 +267,17 @@ def test_recommend_and_list_take_urls(cli, hardware_file):
     assert short["pick"]["quant"] == "Q4_K_M"
     listed = cli("list", "hf.co/bartowski/Qwen_Qwen3-8B-GGUF", "--json")
     assert listed.exit_code == 0 and listed.json["repo"] == "bartowski/Qwen_Qwen3-8B-GGUF"
+
+
+def test_quiet_keeps_the_data_and_drops_hints(cli, hardware_file):
+    hw = hardware_file(ram=32 * GiB, gpus=[])
+    loud = cli("recommend", "--hardware", hw)
+    quiet = cli("--quiet", "recommend", "--hardware", hw)
+    also = cli("recommend", "--hardware", hw, "--quiet")
+    assert "Hint:" in loud.stderr and "Hint:" not in quiet.stderr and "Hint:" not in also.stderr
+    assert quiet.stdout == loud.stdout == also.stdout
+
+
+def test_shell_completion_script(cli):
+    result = cli("--show-completion", "bash")
+    assert result.exit_code == 0 and "_quantpick_completion" in result.stdout

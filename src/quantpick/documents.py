@@ -210,6 +210,7 @@ class ListQuantDoc(TypedDict):
     known: bool
     family: Family | None
     bpw: float | None
+    effective_bpw: float | None  # this file's size over the parameter count read from the header
     variant_of: str | None
     loadable: bool | None
     size_bytes: int
@@ -546,14 +547,22 @@ def _reasons(reasons: list[Reason]) -> list[ReasonDoc]:
     return [{"code": r.code, "text": r.text} for r in reasons]
 
 
-def list_quant_doc(group: QuantGroup, catalog: Catalog) -> ListQuantDoc:
+def list_quant_doc(group: QuantGroup, catalog: Catalog, shape: ModelShape | None = None) -> ListQuantDoc:
+    from quantpick.speed import parameter_count
+
     quant = group.quant
     rank = catalog.rank_figure(quant) if quant else None
+    effective = None
+    if shape is not None and group.size_bytes:
+        bpw = (quant.bpw_effective or quant.bpw_nominal) if quant else None
+        params = parameter_count(shape, group.size_bytes, bpw)
+        effective = round(group.size_bytes * 8 / params, 2) if params > 0 else None
     return {
         "quant": group.label,
         "known": quant is not None,
         "family": quant.family if quant else None,
         "bpw": quant.bpw_nominal if quant else None,
+        "effective_bpw": effective,
         "variant_of": quant.base if quant else None,
         "loadable": quant.loadable if quant else None,
         "size_bytes": group.size_bytes,
@@ -753,7 +762,7 @@ def list_document(view: RepoView) -> ListDocument:
         "revision": view.listing.revision,
         "cached": view.listing.cached,
         "gated": view.listing.gated,
-        "quants": [list_quant_doc(g, view.catalog) for g in view.parsed.quants],
+        "quants": [list_quant_doc(g, view.catalog, view.shape) for g in view.parsed.quants],
         "other_files": [other_file_doc(o) for o in view.parsed.other_files],
         "model": model_doc(view.shape),
         "model_source": view.shape_status,

@@ -59,3 +59,12 @@ def format_size(num_bytes: int | float | None) -> str:
         if value < 1024 or unit == "TiB":
             break
     return f"{sign}{value:.2f} {unit}"
+
+
+def format_decimal_size(num_bytes: int | float) -> str:
+    """Human size in decimal units, as model cards give file sizes, e.g. '4.92 GB'."""
+    value = float(num_bytes)
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.2f} {unit}"
+    return f"{int(value)} B"

@@ -98,6 +98,16 @@ def parameter_split(shape: ModelShape) -> tuple[float, float, float]:
     return float(total), experts, embedding
 
 
+def parameter_count(shape: ModelShape, file_bytes: int, bpw: float | None) -> float:
+    """The model's parameters from its shape: one embedding table fewer when the file's size says it is tied."""
+    total, _, embedding = parameter_split(shape)
+    if bpw:
+        file_params = file_bytes * 8 / bpw
+        if abs(file_params - (total - embedding)) < abs(file_params - total):
+            return total - embedding
+    return total
+
+
 def active_fraction(shape: ModelShape | None, file_params: float | None = None) -> tuple[float, float]:
     """(fraction of the file one token reads, fraction of the file that is expert tensors).
 

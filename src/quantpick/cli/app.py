@@ -46,10 +46,10 @@ class QuantpickGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> None:
-        from quantpick.cli.output import Output, OutputClosed, json_requested, silence_stdout
+        from quantpick.cli.output import Output, OutputClosed, json_requested, quiet_requested, silence_stdout
 
         argv = list(sys.argv[1:] if args is None else args)
-        out = Output(json_mode=json_requested(argv))
+        out = Output(json_mode=json_requested(argv), quiet=quiet_requested(argv))
         debug = os.environ.get("QUANTPICK_DEBUG", "") not in ("", "0")
         extra.pop("obj", None)
         code: int
@@ -107,7 +107,7 @@ app = typer.Typer(
     cls=QuantpickGroup,
     help=HELP,
     invoke_without_command=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -124,6 +124,9 @@ def _version(value: bool) -> None:
 def _root(
     ctx: typer.Context,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    _quiet: bool = typer.Option(
+        False, "--quiet", expose_value=False, help="Print only the data, warnings and errors (no progress, no hints)."
+    ),
 ) -> None:
     if ctx.invoked_subcommand is None:  # bare `quantpick`: the help is the answer
         sys.stdout.write(ctx.get_help() + "\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from quantpick.cli.options import JsonOpt, output
+from quantpick.cli.options import JsonOpt, QuietOpt, output
 
 EPILOG = """\b
 Examples:
@@ -14,7 +14,7 @@ Examples:
 """
 
 
-def catalog_command(ctx: typer.Context, _json: JsonOpt = False) -> None:
+def catalog_command(ctx: typer.Context, _json: JsonOpt = False, _quiet: QuietOpt = False) -> None:
     """List every quant type in the catalog: family, bits per weight, measured quality, backend notes."""
     from quantpick.documents import catalog_document
     from quantpick.service import load_catalog

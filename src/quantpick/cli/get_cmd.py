@@ -23,6 +23,7 @@ from quantpick.cli.options import (
     PreferOpt,
     QualityFloorOpt,
     QuantOpt,
+    QuietOpt,
     RamBandwidthOpt,
     RamOpt,
     RepoArg,
@@ -148,6 +149,7 @@ def get_command(
     gpu_bandwidth: GpuBandwidthOpt = None,
     ram_bandwidth: RamBandwidthOpt = None,
     _json: JsonOpt = False,
+    _quiet: QuietOpt = False,
 ) -> None:
     """Download a quant (every shard of a split set), verify its sha256, print the model file's path."""
     from quantpick import service

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from quantpick.cli.options import JsonOpt, RepoArg, RevisionOpt, output, repo_target
+from quantpick.cli.options import JsonOpt, QuietOpt, RepoArg, RevisionOpt, output, repo_target
 
 EPILOG = """\b
 Examples:
@@ -15,10 +15,16 @@ Examples:
 """
 
 
-def list_command(ctx: typer.Context, repo: RepoArg, revision: RevisionOpt = None, _json: JsonOpt = False) -> None:
-    """List a Hub repo's GGUF quants (shards summed), its other files, and the model's shape."""
+def list_command(
+    ctx: typer.Context, repo: RepoArg, revision: RevisionOpt = None, _json: JsonOpt = False, _quiet: QuietOpt = False
+) -> None:
+    """List a Hub repo's GGUF quants (shards summed), its other files, and the model's shape.
+
+    Sizes are in GB (10^9 bytes), as model cards show them; memory elsewhere is in GiB (2^30 bytes).
+    Effective bpw is the file's size over the parameter count read from the header.
+    """
     from quantpick import service
-    from quantpick.cli.output import format_size, plain
+    from quantpick.cli.output import format_decimal_size, format_size, plain
     from quantpick.documents import list_document
 
     out = output(ctx)
@@ -34,8 +40,8 @@ def list_command(ctx: typer.Context, repo: RepoArg, revision: RevisionOpt = None
     listing = view.listing
     title = f"{repo} @ {listing.revision[:12]}" + (" (saved listing, offline)" if listing.cached else "")
     table = Table(title=title, title_justify="left")
-    for column in ("quant", "size", "files", "family", "bpw", "note"):
-        table.add_column(column, justify="right" if column in ("size", "files", "bpw") else "left")
+    for column in ("quant", "size", "files", "family", "bpw", "effective bpw", "note"):
+        table.add_column(column, justify="right" if column in ("size", "files", "bpw", "effective bpw") else "left")
     for row in document["quants"]:
         note = []
         if not row["known"]:
@@ -52,10 +58,11 @@ def list_command(ctx: typer.Context, repo: RepoArg, revision: RevisionOpt = None
             note.append(f"KLD {row['quality_loss']:.4f}")
         table.add_row(
             plain(row["quant"]),
-            format_size(row["size_bytes"]),
+            format_decimal_size(row["size_bytes"]),  # decimal, as model cards show file sizes
             str(len(row["files"])),
             row["family"] or "?",
             f"{row['bpw']:g}" if row["bpw"] else "?",
+            f"{row['effective_bpw']:.2f}" if row["effective_bpw"] else "?",
             "; ".join(note),
         )
     out.show(table)

@@ -21,6 +21,12 @@ REPO_HELP = (
     "Hub repo: OWNER/NAME, OWNER/NAME:QUANT (as llama.cpp's -hf), hf.co/OWNER/NAME, or a huggingface.co URL "
     "(a /blob/ or /resolve/ file URL names its quant), e.g. bartowski/Qwen_Qwen3-8B-GGUF:Q4_K_M."
 )
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", expose_value=False, help="Print only the data, warnings and errors (no progress, no hints)."
+    ),
+]
 RepoArg = Annotated[str, typer.Argument(metavar="REPO", help=REPO_HELP, show_default=False)]
 RevisionOpt = Annotated[
     str | None, typer.Option("--revision", "-r", metavar="REV", help="Branch, tag or commit (default: main).")

@@ -16,12 +16,21 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from quantpick.sizes import format_size
+from quantpick.sizes import format_decimal_size, format_size
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-__all__ = ["Output", "OutputClosed", "clean", "format_size", "json_requested", "markup_safe", "plain"]
+__all__ = [
+    "Output",
+    "OutputClosed",
+    "clean",
+    "format_decimal_size",
+    "format_size",
+    "json_requested",
+    "markup_safe",
+    "plain",
+]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
@@ -32,6 +41,16 @@ def json_requested(argv: list[str]) -> bool:
         if arg == "--":
             return False
         if arg == "--json":
+            return True
+    return False
+
+
+def quiet_requested(argv: list[str]) -> bool:
+    """`--quiet` among the options (before a `--`): only data, warnings and errors are printed."""
+    for arg in argv:
+        if arg == "--":
+            return False
+        if arg == "--quiet":
             return True
     return False
 
@@ -54,8 +73,9 @@ class OutputClosed(Exception):
 
 
 class Output:
-    def __init__(self, json_mode: bool = False) -> None:
+    def __init__(self, json_mode: bool = False, quiet: bool = False) -> None:
         self.json_mode = json_mode
+        self.quiet = quiet
         self._out: Console | None = None
         self._err: Console | None = None
 
@@ -84,7 +104,7 @@ class Output:
     @property
     def interactive(self) -> bool:
         """Progress bars only for a person watching a terminal."""
-        return not self.json_mode and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+        return not self.json_mode and not self.quiet and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
     def json(self, document: Mapping[str, Any]) -> None:
         """The one JSON document of a --json run, on stdout."""
@@ -109,13 +129,15 @@ class Output:
             raise OutputClosed(exc) from None
 
     def info(self, message: str) -> None:
-        self.err.print(clean(message), markup=False)
+        if not self.quiet:
+            self.err.print(clean(message), markup=False)
 
     def warning(self, message: str) -> None:
         self.err.print(f"[yellow]Warning:[/yellow] {markup_safe(message)}")
 
     def hint(self, message: str) -> None:
-        self.err.print(f"[dim]Hint: {markup_safe(message)}[/dim]")
+        if not self.quiet:
+            self.err.print(f"[dim]Hint: {markup_safe(message)}[/dim]")
 
     def error(self, code: str, message: str, hint: str | None = None, details: dict[str, Any] | None = None) -> None:
         """One line on stderr (and a hint); under --json also the error document on stdout."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from quantpick.cli.options import JsonOpt, output
+from quantpick.cli.options import JsonOpt, QuietOpt, output
 
 if TYPE_CHECKING:
     from quantpick.cli.output import Output
@@ -52,7 +52,7 @@ def render_hardware(out: Output, hw: Hardware) -> None:
     out.show(f"backend  {hw.backend}  [dim]({hw.backend_source})[/dim]")
 
 
-def probe_command(ctx: typer.Context, _json: JsonOpt = False) -> None:
+def probe_command(ctx: typer.Context, _json: JsonOpt = False, _quiet: QuietOpt = False) -> None:
     """Show RAM (container-aware), GPU memory and CPU features, with the source of every figure."""
     from quantpick import service
     from quantpick.documents import probe_document

@@ -24,6 +24,7 @@ from quantpick.cli.options import (
     PreferOpt,
     QualityFloorOpt,
     QuantOpt,
+    QuietOpt,
     RamBandwidthOpt,
     RamOpt,
     ReserveOpt,
@@ -110,6 +111,7 @@ def recommend_command(
     ram_bandwidth: RamBandwidthOpt = None,
     revision: RevisionOpt = None,
     _json: JsonOpt = False,
+    _quiet: QuietOpt = False,
 ) -> None:
     """Recommend the quant to download for this machine (or the one in --hardware), and say why."""
     from quantpick import service

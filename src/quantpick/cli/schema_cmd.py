@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from quantpick.cli.options import JsonOpt, output
+from quantpick.cli.options import JsonOpt, QuietOpt, output
 
 EPILOG = """\b
 Examples:
@@ -20,6 +20,7 @@ def schema_command(
     ctx: typer.Context,
     command: str = typer.Argument(..., metavar="COMMAND", help=f"One of: {', '.join(NAMES)}.", show_default=False),
     _json: JsonOpt = False,
+    _quiet: QuietOpt = False,
 ) -> None:
     """Print the JSON Schema (draft 2020-12) of a command's --json document; the schema is JSON either way."""
     from quantpick.documents import json_schema
