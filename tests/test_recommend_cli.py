@@ -281,3 +281,16 @@ def test_quiet_keeps_the_data_and_drops_hints(cli, hardware_file):
 def test_shell_completion_script(cli):
     result = cli("--show-completion", "bash")
     assert result.exit_code == 0 and "_quantpick_completion" in result.stdout
+
+
+def test_a_mac_given_by_hand_counts_its_unified_memory_once(cli):
+    data = cli("recommend", "--backend", "metal", "--ram", "36GB", "--vram", "30GB", "--json").json
+    budget = data["budget"]
+    assert budget["quality_bytes"] == budget["usable_ram_bytes"]  # not --vram + --ram (68 GB on a 36 GB Mac)
+    assert budget["speed_bytes"] == 30_000_000_000
+    default = cli("recommend", "--backend", "metal", "--ram", "36GB", "--json").json["budget"]
+    assert default["speed_bytes"] == 24_000_000_000  # macOS's default wired limit: 2/3 of 36 GB
+    assert (
+        cli("recommend", "--backend", "metal", "--ram", "36GB", "--vram", "0", "--json").json["budget"]["has_gpu"]
+        is False
+    )

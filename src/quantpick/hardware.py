@@ -138,7 +138,22 @@ def apply_overrides(
         new_backend, backend_source = _as_backend(backend), "--backend"  # raises for an unknown name
         if backend == "cpu":
             gpus = []
+    if new_backend == "metal" and (vram is not None or ram is not None) and vram != 0:
+        gpus = [_unified_metal_gpu(new_ram.total_bytes, vram if isinstance(vram, int) else None)]
     return replace(hw, gpus=gpus, ram=new_ram, backend=new_backend, backend_source=backend_source, warnings=notes)
+
+
+def _unified_metal_gpu(total: int, vram: int | None) -> Gpu:
+    """A Mac given by --ram/--vram: one pool of memory; the GPU may wire part of it, counted once."""
+    if vram is not None:
+        budget, source = min(vram, total), "--vram (unified memory, part of --ram)"
+    else:
+        share = 2 / 3 if total <= 36 * 1024**3 else 3 / 4
+        budget = int(total * share)
+        source = f"{'2/3' if share < 0.7 else '3/4'} of unified memory (macOS default wired limit)"
+    return Gpu(
+        "apple", "Apple GPU (unified)", total, None, budget, source, index=0, shared_with_ram_bytes=budget, unified=True
+    )
 
 
 def _as_backend(name: str) -> Backend:
