@@ -5,7 +5,8 @@ import json
 import pytest
 import yaml
 
-from quantpick.devices import bandwidth_for, default_table_path, load_device_table, parse_device_table
+from quantpick.devices import bandwidth_for, default_table_path, load_device_table, parse_device_table, parse_preset
+from quantpick.errors import InvalidValue
 
 TABLE = load_device_table()
 
@@ -61,3 +62,53 @@ def test_a_saved_apple_machine_gets_its_chip_bandwidth(cli, tmp_path):
     assert result.exit_code == 0, data
     assert data["hardware"]["gpus"][0]["bandwidth_gbps"] == 400
     assert "M1 Max" in data["pick"]["speed"]["source"]
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "count", "gib", "backend"),
+    [
+        ("RTX 4090", "RTX 4090", 1, 24, "cuda"),
+        ("NVIDIA GeForce RTX 4090", "RTX 4090", 1, 24, "cuda"),
+        ("4090", "RTX 4090", 1, 24, "cuda"),
+        ("2x3090", "RTX 3090", 2, 24, "cuda"),
+        ("2 x RTX 3090 Ti", "RTX 3090 Ti", 2, 24, "cuda"),
+        ("RX 7900 XTX", "RX 7900 XTX", 1, 24, "rocm"),
+        ("rtx 4060 ti 8GB", "RTX 4060 Ti", 1, 8, "cuda"),
+        ("M3 Max 64GB", "M3 Max", 1, 64, "metal"),
+        ("Apple M4 Pro 48 GB", "M4 Pro", 1, 48, "metal"),
+    ],
+)
+def test_presets(text, name, count, gib, backend):
+    preset = parse_preset(text, TABLE)
+    assert (preset.figure.name, preset.count, preset.memory_bytes, preset.figure.backend) == (
+        name,
+        count,
+        gib * 1024**3,
+        backend,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "hint"),
+    [
+        ("RTX 4099", "unknown GPU 'RTX 4099'", "RTX 4090"),
+        ("M3 Max", "M3 Max comes with several memory sizes", "M3 Max 64GB"),
+        ("40x4090", "40 GPUs", "RTX 4090"),
+    ],
+)
+def test_bad_presets_name_the_closest(text, message, hint):
+    with pytest.raises(InvalidValue) as caught:
+        parse_preset(text, TABLE)
+    assert message in caught.value.message and hint in (caught.value.hint or "")
+
+
+def test_gpu_preset_through_the_cli(cli):
+    data = cli("recommend", "--gpu", "2x3090", "--ram", "64GiB", "--json").json
+    gpus = data["hardware"]["gpus"]
+    assert [g["name"] for g in gpus] == ["RTX 3090", "RTX 3090"] and gpus[0]["bandwidth_gbps"] == 936
+    mac = cli("recommend", "--gpu", "M3 Max 36GB", "--json").json
+    assert mac["hardware"]["backend"] == "metal" and mac["budget"]["quality_bytes"] <= 36 * 1024**3
+    bad = cli("recommend", "--gpu", "RTX 4099")
+    assert bad.exit_code == 2 and "closest: RTX 4090" in bad.stderr
+    both = cli("recommend", "--gpu", "RTX 4090", "--vram", "8GiB")
+    assert both.exit_code == 2 and "--gpu and --vram" in both.stderr

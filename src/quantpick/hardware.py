@@ -139,11 +139,11 @@ def apply_overrides(
         if backend == "cpu":
             gpus = []
     if new_backend == "metal" and (vram is not None or ram is not None) and vram != 0:
-        gpus = [_unified_metal_gpu(new_ram.total_bytes, vram if isinstance(vram, int) else None)]
+        gpus = [unified_metal_gpu(new_ram.total_bytes, vram if isinstance(vram, int) else None)]
     return replace(hw, gpus=gpus, ram=new_ram, backend=new_backend, backend_source=backend_source, warnings=notes)
 
 
-def _unified_metal_gpu(total: int, vram: int | None) -> Gpu:
+def unified_metal_gpu(total: int, vram: int | None) -> Gpu:
     """A Mac given by --ram/--vram: one pool of memory; the GPU may wire part of it, counted once."""
     if vram is not None:
         budget, source = min(vram, total), "--vram (unified memory, part of --ram)"

@@ -104,13 +104,24 @@ def resolve_hardware(
     vram_bytes: int | list[int] | None = None,
     ram_bytes: int | None = None,
     backend: str | None = None,
+    gpu_preset: str | None = None,
 ) -> Hardware:
-    """The probe of this machine (or the one saved in `hardware_file`), with single figures overridden."""
-    from quantpick.devices import load_device_table, with_table_bandwidths
+    """The probe of this machine (or the one saved in `hardware_file`), with single figures overridden.
+
+    `gpu_preset` (`RTX 4090`, `2x3090`, `M3 Max 64GB`) replaces the GPUs by a sourced table's figures.
+    """
+    from quantpick.devices import load_device_table, parse_preset, with_preset, with_table_bandwidths
     from quantpick.hardware import apply_overrides
     from quantpick.probe.saved import load_hardware_file
 
     hw = load_hardware_file(hardware_file) if hardware_file else probe()
+    if gpu_preset is not None:
+        if vram_bytes is not None:
+            raise UsageError("--gpu and --vram both name the GPU memory", hint="give one of them")
+        preset = parse_preset(gpu_preset, load_device_table())
+        if preset.figure.backend == "metal" and ram_bytes is not None:
+            raise UsageError(f"--gpu {preset.figure.name} already names the Mac's unified memory", hint="drop --ram")
+        hw = with_preset(hw, preset)
     hw = apply_overrides(hw, vram=vram_bytes, ram=ram_bytes, backend=backend)
     if any(g.bandwidth_gbps is None for g in hw.gpus):
         hw = with_table_bandwidths(hw, load_device_table())

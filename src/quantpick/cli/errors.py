@@ -59,6 +59,7 @@ FLAGS = {
     "cache_type_k": "--cache-type-k",
     "cache_type_v": "--cache-type-v",
     "min_speed": "--min-speed",
+    "gpu": "--gpu",
     "quality_floor": "--quality-floor",
     "gpu_bandwidth": "--gpu-bandwidth",
     "ram_bandwidth": "--ram-bandwidth",

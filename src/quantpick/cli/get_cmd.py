@@ -14,6 +14,7 @@ from quantpick.cli.options import (
     CtxOpt,
     FlashAttnOpt,
     GpuBandwidthOpt,
+    GpuOpt,
     HardwareOpt,
     JsonOpt,
     KvUnifiedOpt,
@@ -135,6 +136,7 @@ def get_command(
     reserve: ReserveOpt = None,
     prefer: PreferOpt = "auto",
     vram: VramOpt = None,
+    gpu: GpuOpt = None,
     ram: RamOpt = None,
     backend: BackendOpt = None,
     hardware: HardwareOpt = None,
@@ -176,7 +178,7 @@ def get_command(
         gpu_bandwidth=gpu_bandwidth,
         ram_bandwidth=ram_bandwidth,
     )
-    hw = machine(hardware, vram, ram, backend)
+    hw = machine(hardware, vram, ram, backend, gpu)
     target = repo_target(repo, revision, quant)
     if target.quant is not None and target.quant != quant:
         options = dataclasses.replace(options, quant=target.quant)

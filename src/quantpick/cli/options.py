@@ -58,6 +58,14 @@ VramOpt = Annotated[
         "--vram", metavar="SIZE", help="Plan for this much GPU memory (0 = no GPU; 24GiB,12GiB for two GPUs)."
     ),
 ]
+GpuOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--gpu",
+        metavar="NAME",
+        help="Plan for this GPU from a sourced table: 'RTX 4090', 2x3090, 'RX 7900 XTX', 'M3 Max 64GB'.",
+    ),
+]
 RamOpt = Annotated[str | None, typer.Option("--ram", metavar="SIZE", help="Plan for this much system RAM.")]
 BackendOpt = Annotated[
     str | None, typer.Option("--backend", metavar="NAME", help="cuda | rocm | metal | vulkan | cpu.")
@@ -276,7 +284,9 @@ def _bandwidths(text: str) -> tuple[float, ...]:
     return figures
 
 
-def machine(hardware: str | None, vram: str | None, ram: str | None, backend: str | None) -> Hardware:
+def machine(
+    hardware: str | None, vram: str | None, ram: str | None, backend: str | None, gpu: str | None = None
+) -> Hardware:
     """The machine to plan for: the probe (or --hardware), with --vram/--ram/--backend applied."""
     from quantpick.service import resolve_hardware
     from quantpick.sizes import parse_size
@@ -290,4 +300,5 @@ def machine(hardware: str | None, vram: str | None, ram: str | None, backend: st
         vram_bytes=vram_bytes,
         ram_bytes=parse_size(ram, field="ram") if ram is not None else None,
         backend=backend,
+        gpu_preset=gpu,
     )

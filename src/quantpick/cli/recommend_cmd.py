@@ -15,6 +15,7 @@ from quantpick.cli.options import (
     CtxOpt,
     FlashAttnOpt,
     GpuBandwidthOpt,
+    GpuOpt,
     HardwareOpt,
     JsonOpt,
     KvUnifiedOpt,
@@ -50,6 +51,7 @@ Examples:
   quantpick recommend bartowski/Qwen_Qwen3-8B-GGUF
   quantpick recommend bartowski/Qwen_Qwen3-8B-GGUF --ctx 32768 --mode quality
   quantpick recommend hf.co/bartowski/Qwen_Qwen3-8B-GGUF                     # a pasted link works too
+  quantpick recommend unsloth/Qwen3-30B-A3B-GGUF --gpu "RTX 4090" --ram 64GiB  # plan for another machine
   quantpick recommend unsloth/Qwen3-30B-A3B-GGUF --hardware laptop.json --json
   quantpick recommend bartowski/Qwen_Qwen3-8B-GGUF --parallel 1 -ctk q8_0 -ctv q8_0   # one slot, q8_0 KV
 """
@@ -96,6 +98,7 @@ def recommend_command(
     quant: QuantOpt = None,
     params: str | None = typer.Option(None, "--params", help="Without REPO: also plan for this model size, e.g. 12B."),
     vram: VramOpt = None,
+    gpu: GpuOpt = None,
     ram: RamOpt = None,
     backend: BackendOpt = None,
     hardware: HardwareOpt = None,
@@ -135,7 +138,7 @@ def recommend_command(
         ram_bandwidth=ram_bandwidth,
     )
     extra_size = parse_params(params) if params else None
-    hw = machine(hardware, vram, ram, backend)
+    hw = machine(hardware, vram, ram, backend, gpu)
     for warning in hw.warnings:
         out.warning(warning)
     if repo is None:
