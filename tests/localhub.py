@@ -27,6 +27,10 @@ class FakeRepo:
     gated: bool = False
     private: bool = False
     tokens: set[str] = field(default_factory=set)
+    tags: list[str] = field(default_factory=list)  # the Hub's tags: gguf, base_model:quantized:OWNER/NAME, ...
+    downloads: int = 0
+    last_modified: str = "2026-01-01T00:00:00.000Z"
+    parameters: int | None = None  # the Hub's gguf.total (parameter count), served with expand=gguf
     _sha256: dict[str, str] = field(default_factory=dict, repr=False)
     _blob_id: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -108,9 +112,27 @@ class LocalHub:
         private: bool = False,
         tokens: set[str] | None = None,
         refs: dict[str, str] | None = None,
+        tags: list[str] | None = None,
+        downloads: int = 0,
+        last_modified: str = "2026-01-01T00:00:00.000Z",
+        parameters: int | None = None,
     ) -> FakeRepo:
         commit = hashlib.sha1((repo_id + "\0".join(sorted(files))).encode()).hexdigest()
-        repo = FakeRepo(repo_id, dict(files), commit, refs or {}, gated, private, tokens or set())
+        if tags is None:
+            tags = ["gguf"] if any(name.endswith(".gguf") for name in files) else []
+        repo = FakeRepo(
+            repo_id,
+            dict(files),
+            commit,
+            refs or {},
+            gated,
+            private,
+            tokens or set(),
+            list(tags),
+            downloads,
+            last_modified,
+            parameters,
+        )
         repo.refs.setdefault("main", commit)
         self.repos[repo_id] = repo
         return repo
@@ -248,6 +270,41 @@ def _make_handler(hub: LocalHub):
             wanted = [p for p in form.get("paths", []) if p in repo.files]
             self._json([self._tree_entry(repo, p) for p in wanted])
 
+        def _search(self, query: dict[str, list[str]]):
+            """GET /api/models: every filter is a tag the repo must have, search is a substring of the id."""
+            filters = [f for value in query.get("filter", []) for f in value.split(",") if f]
+            text = query.get("search", [""])[0].lower()
+            author = query.get("author", [None])[0]
+            found = [
+                r
+                for r in hub.repos.values()
+                if not r.private
+                and all(f in r.tags for f in filters)
+                and text in r.repo_id.lower()
+                and (author is None or r.repo_id.split("/")[0] == author)
+            ]
+            if query.get("sort", [""])[0] == "downloads":
+                found.sort(key=lambda r: -r.downloads)
+            limit = int(query.get("limit", ["1000"])[0])
+            expand = set(query.get("expand", []))
+            items = []
+            for r in found[:limit]:
+                item = {
+                    "id": r.repo_id,
+                    "modelId": r.repo_id,
+                    "author": r.repo_id.split("/")[0],
+                    "downloads": r.downloads,
+                    "likes": 0,
+                    "tags": r.tags,
+                    "lastModified": r.last_modified,
+                    "private": False,
+                    "gated": "manual" if r.gated else False,
+                }
+                if "gguf" in expand and r.parameters is not None:
+                    item["gguf"] = {"total": r.parameters, "architecture": "llama", "context_length": 8192}
+                items.append(item)
+            return self._json(items)
+
         def _tree_entry(self, repo: FakeRepo, path: str) -> dict:
             entry = {"type": "file", "oid": repo.blob_id(path), "size": len(repo.files[path]), "path": path}
             if repo.lfs(path):
@@ -290,6 +347,8 @@ def _make_handler(hub: LocalHub):
             path, query = split.path, parse_qs(split.query)
             if self._scripted(path, head):
                 return
+            if path == "/api/models":
+                return self._search(query)
             if match := _TREE.match(path):
                 repo = self._repo(match.group(1), head)
                 if repo is None or self._commit(repo, match.group(2), head) is None:
@@ -333,7 +392,7 @@ def _make_handler(hub: LocalHub):
                     "private": repo.private,
                     "gated": gated,
                     "siblings": siblings,
-                    "tags": ["gguf"],
+                    "tags": repo.tags,
                 }
                 if self._dripped(path, json.dumps(info).encode()):
                     return None

@@ -30,6 +30,7 @@ TOP_LEVEL = {
         "reserve",
         "runner",
         "decision",
+        "discovery",
         "model",
         "model_source",
         "mode",
@@ -39,6 +40,7 @@ TOP_LEVEL = {
         "notes",
     },
     "plan": {"schema_version", "hardware", "budget", "ctx", "decision", "best", "sizes", "note"},
+    "search": {"schema_version", "query", "cached", "budget", "repos"},
     "get": {
         "schema_version",
         "repo",

@@ -267,6 +267,46 @@ class PickDoc(CandidateDoc):
     command: str
 
 
+class HitDoc(TypedDict):
+    repo: str
+    author: str
+    downloads: int
+    last_modified: str | None
+    parameters: int | None
+
+
+class ComparedDoc(TypedDict):
+    repo: str
+    quant: str | None
+    generation_tokens_per_second: float | None
+    quality_loss: float | None
+    note: str
+
+
+class DiscoveryDoc(TypedDict):
+    """REPO had no GGUF files: its quantizations (the Hub's base_model tag), the uploaders compared, the choice."""
+
+    base: str
+    found: list[HitDoc]
+    compared: list[ComparedDoc]
+    chosen: str
+    why: str
+    cached: bool
+
+
+class SearchHitDoc(HitDoc):
+    est_q4_k_m_bytes: int | None
+    verdict: str | None
+
+
+class SearchDocument(TypedDict):
+    schema_version: SchemaVersion
+    query: str
+    cached: bool
+    budget: BudgetDoc
+    repos: list[SearchHitDoc]
+
+
 class RecommendDocument(TypedDict):
     schema_version: SchemaVersion
     repo: str
@@ -276,6 +316,7 @@ class RecommendDocument(TypedDict):
     reserve: ReserveDoc
     runner: RunnerDoc
     decision: DecisionDoc
+    discovery: DiscoveryDoc | None
     model: ModelDoc | None
     model_source: str
     mode: BudgetMode
@@ -419,6 +460,7 @@ DOCUMENTS: dict[str, type[Any]] = {
     "plan": PlanDocument,
     "get": GetDocument,
     "catalog": CatalogDocument,
+    "search": SearchDocument,
     "error": ErrorDocument,
 }
 
@@ -509,10 +551,11 @@ if typing.TYPE_CHECKING:
     from quantpick.download import DownloadPlan
     from quantpick.gguf import ModelShape
     from quantpick.hardware import Hardware
+    from quantpick.hub import RepoHit
     from quantpick.memory import Reserve, RunnerSettings
     from quantpick.naming import OtherFile, QuantGroup
     from quantpick.rules import Budget, Candidate, Decision, MemoryUse, Reason, SizePlan
-    from quantpick.service import GetPlan, RepoRecommendation, RepoView, SizesPlan
+    from quantpick.service import Discovery, GetPlan, RepoRecommendation, RepoView, SearchResult, SizesPlan
     from quantpick.speed import SpeedEstimate
 
 
@@ -650,6 +693,49 @@ def memory_doc(memory: MemoryUse) -> MemoryDoc:
     }
 
 
+def hit_doc(hit: RepoHit) -> HitDoc:
+    return {
+        "repo": hit.repo,
+        "author": hit.author,
+        "downloads": hit.downloads,
+        "last_modified": hit.last_modified,
+        "parameters": hit.parameters,
+    }
+
+
+def discovery_doc(discovery: Discovery) -> DiscoveryDoc:
+    return {
+        "base": discovery.base,
+        "found": [hit_doc(h) for h in discovery.found],
+        "compared": [
+            {
+                "repo": c.repo,
+                "quant": c.quant,
+                "generation_tokens_per_second": round(c.tokens_per_second, 2) if c.tokens_per_second else None,
+                "quality_loss": c.quality_loss,
+                "note": c.note,
+            }
+            for c in discovery.compared
+        ],
+        "chosen": discovery.chosen,
+        "why": discovery.why,
+        "cached": discovery.cached,
+    }
+
+
+def search_document(result: SearchResult) -> SearchDocument:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "query": result.text,
+        "cached": result.cached,
+        "budget": budget_doc(result.budget),
+        "repos": [
+            {**hit_doc(hit), "est_q4_k_m_bytes": size, "verdict": verdict}
+            for hit, (size, verdict) in zip(result.hits, result.estimates, strict=True)
+        ],
+    }
+
+
 def decision_doc(decision: Decision | None) -> DecisionDoc:
     if decision is None:
         return {"mode": "auto", "min_speed": 0.0, "quality_floor": None, "rule": ""}
@@ -780,6 +866,7 @@ def recommend_document(result: RepoRecommendation) -> RecommendDocument:
         "reserve": reserve_doc(rec.reserve),
         "runner": runner_doc(result.options.runner),
         "decision": decision_doc(rec.decision),
+        "discovery": discovery_doc(result.discovery) if result.discovery is not None else None,
         "model": model_doc(result.view.shape),
         "model_source": result.view.shape_status,
         "mode": rec.mode,

@@ -5,6 +5,7 @@ huggingface_hub is imported here, lazily, so commands that never touch the Hub s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -468,3 +469,112 @@ def short_error(exc: BaseException) -> str:
     """An exception's first line, for a one-line message."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+# --- finding GGUF repos ----------------------------------------------------------------------------------
+
+MAX_SEARCH_BYTES = 8 << 20
+SEARCH_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class RepoHit:
+    """One repo a search found: what the Hub says of it, validated."""
+
+    repo: str
+    downloads: int
+    last_modified: str | None
+    parameters: int | None  # the Hub's gguf.total
+    tags: tuple[str, ...]
+
+    @property
+    def author(self) -> str:
+        return self.repo.split("/")[0]
+
+    def to_cache(self) -> dict[str, Any]:
+        return {
+            "repo": self.repo,
+            "downloads": self.downloads,
+            "last_modified": self.last_modified,
+            "parameters": self.parameters,
+            "tags": list(self.tags),
+        }
+
+
+def _search_key(filters: tuple[str, ...], search: str | None) -> Path:
+    import hashlib
+
+    key = hashlib.sha256(json.dumps([list(filters), search]).encode()).hexdigest()[:32]
+    return cache_root().parent / "searches" / f"{key}.json"
+
+
+def _hit(item: object) -> RepoHit | None:
+    """A search result, or None when it does not validate (it is skipped, never trusted)."""
+    if not isinstance(item, dict):
+        return None
+    repo = item.get("id") if isinstance(item.get("id"), str) else item.get("repo")
+    try:
+        validate_repo_id(repo) if isinstance(repo, str) else None
+    except UsageError:
+        return None
+    if not isinstance(repo, str):
+        return None
+    downloads = item.get("downloads")
+    modified = item.get("lastModified", item.get("last_modified"))
+    gguf = item.get("gguf")
+    parameters = gguf.get("total") if isinstance(gguf, dict) else item.get("parameters")
+    tags = item.get("tags")
+    return RepoHit(
+        repo,
+        downloads if isinstance(downloads, int) and not isinstance(downloads, bool) and downloads >= 0 else 0,
+        modified if isinstance(modified, str) and len(modified) <= 64 else None,
+        parameters
+        if isinstance(parameters, int) and not isinstance(parameters, bool) and 0 < parameters < 1 << 50
+        else None,
+        tuple(t for t in tags if isinstance(t, str) and len(t) <= 256)[:200] if isinstance(tags, list) else (),
+    )
+
+
+def search_repos(
+    filters: tuple[str, ...], search: str | None = None, limit: int = SEARCH_LIMIT
+) -> tuple[list[RepoHit], bool]:
+    """GGUF repos by tags (all of them) and free text, most downloaded first, in one request.
+
+    Returns (hits, cached): offline, or when the Hub cannot be reached, the results saved last time.
+    """
+    saved = _search_key(filters, search)
+    if is_offline():
+        data = _read_json(saved)
+        if not isinstance(data, list):
+            raise HubError(
+                "offline mode (HF_HUB_OFFLINE) and no saved search for this",
+                code="offline",
+                hint="run the same command once online; quantpick keeps the results for offline use",
+            )
+        return [h for h in (_hit(item) for item in data) if h is not None][:limit], True
+    from huggingface_hub import constants
+
+    from quantpick.http import get_bytes
+
+    params: dict[str, Any] = {
+        "filter": list(filters),
+        "sort": "downloads",
+        "direction": -1,
+        "limit": limit,
+        "expand": ["downloads", "lastModified", "tags", "gguf"],
+    }
+    if search:
+        params["search"] = search
+    try:
+        body = get_bytes(f"{constants.ENDPOINT}/api/models", params=params, max_bytes=MAX_SEARCH_BYTES)
+        data = json.loads(body)
+    except expected_errors() as exc:
+        raise hub_error(exc, "the Hub search", None) from exc
+    except ValueError:
+        raise HubError("the Hub sent an invalid search answer", code="invalid_listing") from None
+    if not isinstance(data, list):
+        raise HubError("the Hub sent an invalid search answer", code="invalid_listing")
+    hits = [h for h in (_hit(item) for item in data[: limit * 2]) if h is not None][:limit]
+    with contextlib.suppress(OSError):  # the saved search only helps offline runs
+        _write_json(saved, [h.to_cache() for h in hits])
+    return hits, False

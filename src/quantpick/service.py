@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from quantpick.download import DownloadPlan, Progress
     from quantpick.gguf import ModelShape
     from quantpick.hardware import Hardware
-    from quantpick.hub import Listing
+    from quantpick.hub import Listing, RepoHit
     from quantpick.naming import OtherFile, ParsedRepo, QuantGroup
     from quantpick.rules import Budget, Decision, Recommendation, SizePlan
 
@@ -36,12 +36,44 @@ class RepoView:
 
 
 @dataclass
+class Compared:
+    repo: str
+    quant: str | None  # the repo's pick; None when it had nothing that fits or could not be read
+    tokens_per_second: float | None
+    quality_loss: float | None
+    note: str
+
+
+@dataclass
+class Discovery:
+    """A repo without GGUF files: its quantizations found through the Hub's base_model tag, and the choice."""
+
+    base: str
+    found: list[RepoHit]
+    compared: list[Compared]
+    chosen: str
+    why: str
+    cached: bool
+
+
+@dataclass
 class RepoRecommendation:
     view: RepoView
     hardware: Hardware
     options: Options
     recommendation: Recommendation
     command: str  # the llama-server line that runs the pick
+    discovery: Discovery | None = None
+
+
+@dataclass
+class SearchResult:
+    text: str
+    hits: list[RepoHit]
+    cached: bool
+    hardware: Hardware
+    budget: Budget
+    estimates: list[tuple[int | None, str | None]]  # per hit: est. Q4_K_M bytes and its verdict
 
 
 @dataclass
@@ -157,6 +189,93 @@ def _header_group(parsed: ParsedRepo) -> QuantGroup | None:
     return min(usable, key=lambda g: g.size_bytes) if usable else None
 
 
+DISCOVERY_UPLOADERS = 3  # the leading uploaders compared, each costing a listing and a header request
+
+
+def _no_gguf(exc: HubError) -> bool:
+    return exc.code == "no_gguf"
+
+
+def discover(base: str, hw: Hardware, options: Options) -> tuple[RepoRecommendation, Discovery]:
+    """The best pick among the GGUF quantizations of `base` by its leading uploaders (one search request, then a
+    listing and a header per uploader compared)."""
+    from quantpick.hub import search_repos
+    from quantpick.rules import decide
+
+    hits, cached = search_repos((f"base_model:quantized:{base}", "gguf"))
+    if not hits:
+        raise HubError(
+            f"{base} has no GGUF files and the Hub lists no GGUF quantization of it",
+            code="no_gguf",
+            hint=f"search by name: quantpick search {base.split('/')[-1]}",
+        )
+    leaders: list[RepoHit] = []
+    for hit in hits:
+        if hit.author not in {h.author for h in leaders}:
+            leaders.append(hit)
+        if len(leaders) == DISCOVERY_UPLOADERS:
+            break
+    results: list[RepoRecommendation] = []
+    compared: list[Compared] = []
+    for hit in leaders:
+        try:
+            result = recommend(hit.repo, hardware=hw, options=options, discover_quantizations=False)
+        except (NoFitError, UsageError, HubError) as exc:
+            compared.append(Compared(hit.repo, None, None, None, exc.message))
+            continue
+        pick = result.recommendation.pick
+        tps = pick.speed.generation_tokens_per_second if pick.speed is not None else None
+        imatrix = pick.group is not None and pick.group.imatrix_marker
+        note = f"{hit.downloads} downloads" + (", imatrix" if imatrix else "")
+        compared.append(Compared(hit.repo, pick.label, tps, pick.loss, note))
+        results.append(result)
+    if not results:
+        raise NoFitError(
+            f"none of the GGUF quantizations of {base} fits this machine",
+            hint="; ".join(f"{c.repo}: {c.note}" for c in compared)[:400],
+        )
+    picks = [r.recommendation.pick for r in results]
+
+    # imatrix quants first among equals: the same decision, fed the picks in that order
+    def has_imatrix(index: int) -> bool:
+        group = picks[index].group
+        return group is not None and group.imatrix_marker
+
+    order = sorted(range(len(picks)), key=lambda i: not has_imatrix(i))
+    chosen_pick, rule, _ = decide([picks[i] for i in order], options, [], options.min_speed)
+    chosen = next(r for r in results if r.recommendation.pick is chosen_pick)
+    why = f"{chosen.view.repo}: {rule.text}"
+    discovery = Discovery(base, hits, compared, chosen.view.repo, why, cached)
+    chosen.discovery = discovery
+    return chosen, discovery
+
+
+def search(text: str, *, hardware: Hardware | None = None, limit: int = 20) -> SearchResult:
+    """GGUF repos matching `text`, most downloaded first, with an estimated Q4_K_M size and whether it fits."""
+    from quantpick.hub import search_repos
+    from quantpick.rules import compute_budget
+
+    if not text.strip() or len(text) > 200:
+        raise UsageError("give a few words to search for (1 to 200 characters)", hint="e.g. quantpick search qwen3 8b")
+    hw = hardware if hardware is not None else probe()
+    hits, cached = search_repos(("gguf",), text.strip(), limit)
+    budget = compute_budget(hw)
+    estimates: list[tuple[int | None, str | None]] = []
+    for hit in hits:
+        if hit.parameters is None:
+            estimates.append((None, None))
+            continue
+        size = int(hit.parameters * 4.85 / 8)  # Q4_K_M's effective bpw (the catalog)
+        if budget.has_gpu and size <= budget.speed_bytes:
+            verdict = "fits GPU"
+        elif size <= budget.quality_bytes:
+            verdict = "fits GPU+CPU" if budget.has_gpu else "fits RAM"
+        else:
+            verdict = "too large"
+        estimates.append((size, verdict))
+    return SearchResult(text, hits, cached, hw, budget, estimates)
+
+
 def recommend(
     repo: str,
     *,
@@ -164,6 +283,7 @@ def recommend(
     options: Options | None = None,
     revision: str | None = None,
     file: str | None = None,
+    discover_quantizations: bool = True,
 ) -> RepoRecommendation:
     """The quant of `repo` to download for `hardware` (default: this machine), with every verdict's reasons.
 
@@ -173,7 +293,12 @@ def recommend(
     from quantpick.rules import recommend as apply_rules
 
     hw = hardware if hardware is not None else probe()
-    view = load_repo(repo, revision)
+    try:
+        view = load_repo(repo, revision)
+    except HubError as exc:
+        if not (_no_gguf(exc) and discover_quantizations and revision is None and file is None):
+            raise
+        return discover(repo, hw, options or Options())[0]
     opts = _with_file_quant(options or Options(), view, file)
     result = apply_rules(hw, view.parsed, view.shape, view.catalog, opts, repo=repo)
     command = llama_server_command(repo, result.pick, result.reserve.ctx, runner=opts.runner)
@@ -228,6 +353,7 @@ def plan_get(
     mmproj: str | None = None,
     connections: int | None = None,
     file: str | None = None,
+    discover_quantizations: bool = True,
 ) -> GetPlan:
     """Which files `get` fetches and where they go; reads the disk, writes nothing.
 
@@ -244,7 +370,24 @@ def plan_get(
     from quantpick.rules import recommend as apply_rules
 
     hw = hardware if hardware is not None else probe()
-    view = load_repo(repo, revision)
+    try:
+        view = load_repo(repo, revision)
+    except HubError as exc:
+        if not (_no_gguf(exc) and discover_quantizations and revision is None and file is None):
+            raise
+        chosen, discovery = discover(repo, hw, options or Options())
+        plan = plan_get(
+            chosen.view.repo,
+            hardware=hw,
+            options=options,
+            local_dir=local_dir,
+            with_mmproj=with_mmproj,
+            mmproj=mmproj,
+            connections=connections,
+            discover_quantizations=False,
+        )
+        plan.warnings.insert(0, f"{repo} has no GGUF files: {discovery.why}")
+        return plan
     opts = _with_file_quant(options or Options(), view, file)
     warnings: list[str] = []
     result: Recommendation | None

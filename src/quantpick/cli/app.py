@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from quantpick import __version__
-from quantpick.cli import catalog_cmd, get_cmd, list_cmd, probe_cmd, recommend_cmd, schema_cmd
+from quantpick.cli import catalog_cmd, get_cmd, list_cmd, probe_cmd, recommend_cmd, schema_cmd, search_cmd
 from quantpick.cli.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, EXIT_USAGE, render
 from quantpick.errors import QuantpickError
 
@@ -21,6 +21,7 @@ Examples:
   quantpick probe                           # what this machine has
   quantpick recommend                       # best quant per model size, offline
   quantpick recommend bartowski/Qwen_Qwen3-8B-GGUF
+  quantpick search qwen3 8b                 # GGUF repos by name
   quantpick get bartowski/Qwen_Qwen3-8B-GGUF   # download it, print its path
   quantpick schema recommend                # the JSON Schema of `recommend --json`
 
@@ -133,7 +134,7 @@ def _root(
         raise typer.Exit()
 
 
-for module in (catalog_cmd, probe_cmd, list_cmd, recommend_cmd, get_cmd, schema_cmd):
+for module in (catalog_cmd, probe_cmd, search_cmd, list_cmd, recommend_cmd, get_cmd, schema_cmd):
     module.register(app)
 
 

@@ -58,6 +58,13 @@ VramOpt = Annotated[
         "--vram", metavar="SIZE", help="Plan for this much GPU memory (0 = no GPU; 24GiB,12GiB for two GPUs)."
     ),
 ]
+RepoOnlyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--repo-only",
+        help="Only this repo: no search for its GGUF quantizations when it has no GGUF files (the base model).",
+    ),
+]
 GpuOpt = Annotated[
     str | None,
     typer.Option(

@@ -28,6 +28,7 @@ from quantpick.cli.options import (
     QuietOpt,
     RamBandwidthOpt,
     RamOpt,
+    RepoOnlyOpt,
     ReserveOpt,
     RevisionOpt,
     UbatchOpt,
@@ -99,6 +100,7 @@ def recommend_command(
     params: str | None = typer.Option(None, "--params", help="Without REPO: also plan for this model size, e.g. 12B."),
     vram: VramOpt = None,
     gpu: GpuOpt = None,
+    repo_only: RepoOnlyOpt = False,
     ram: RamOpt = None,
     backend: BackendOpt = None,
     hardware: HardwareOpt = None,
@@ -149,7 +151,14 @@ def recommend_command(
     target = repo_target(repo, revision, quant)
     if target.quant != quant and target.quant is not None:
         options = dataclasses.replace(options, quant=target.quant)
-    result = service.recommend(target.repo, hardware=hw, options=options, revision=target.revision, file=target.file)
+    result = service.recommend(
+        target.repo,
+        hardware=hw,
+        options=options,
+        revision=target.revision,
+        file=target.file,
+        discover_quantizations=not repo_only,
+    )
     if out.json_mode:
         from quantpick.documents import recommend_document
 
@@ -165,6 +174,16 @@ def render_recommendation(out: Output, result: RepoRecommendation) -> None:
 
     rec, view = result.recommendation, result.view
     pick = rec.pick
+    if result.discovery is not None:
+        found = result.discovery
+        out.show(plain(f"{found.base} has no GGUF files; its GGUF quantizations on the Hub (most downloaded first):"))
+        for hit in found.found[:8]:
+            out.show(plain(f"  {hit.repo}  ({hit.downloads} downloads)"))
+        for item in found.compared:
+            speed = f", ~{item.tokens_per_second:.0f} tok/s" if item.tokens_per_second else ""
+            out.show(plain(f"  compared {item.repo}: {item.quant or 'nothing'}{speed} ({item.note})"))
+        out.show(plain(f"chose {found.chosen}: {found.why}"))
+        out.show("")
     out.show(plain(f"{view.repo} @ {view.listing.revision[:12]}" + (" (saved listing)" if view.listing.cached else "")))
     out.show(plain(f"hardware: {hardware_summary(result.hardware)}"))
     for line in rec.budget.explanation:

@@ -13,7 +13,7 @@ Examples:
   quantpick schema error > error.schema.json
 """
 
-NAMES = ("probe", "list", "recommend", "plan", "get", "catalog", "error")
+NAMES = ("probe", "list", "recommend", "plan", "get", "catalog", "search", "error")
 
 
 def schema_command(
