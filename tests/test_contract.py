@@ -31,6 +31,7 @@ TOP_LEVEL = {
         "runner",
         "decision",
         "discovery",
+        "cluster",
         "model",
         "model_source",
         "mode",

@@ -17,6 +17,7 @@ def llama_server_command(
     model_path: str | None = None,
     mmproj_path: str | None = None,
     runner: RunnerSettings | None = None,
+    rpc: list[str] | None = None,
 ) -> str:
     """`llama-server -hf REPO:QUANT -c N -ngl N`, or `-m PATH` once the file is on disk."""
     if model_path is not None:
@@ -27,6 +28,8 @@ def llama_server_command(
         parts += ["--mmproj", shlex.quote(mmproj_path)]
     parts += ["-c", str(ctx)]
     parts += runner_flags(runner or RunnerSettings())
+    if rpc:
+        parts += ["--rpc", ",".join(rpc)]
     if pick is not None:
         if pick.gpu_layers is not None:
             parts += ["-ngl", str(pick.gpu_layers)]

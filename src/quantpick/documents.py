@@ -63,6 +63,7 @@ class GpuDoc(TypedDict):
     compute_capability: str | None
     bandwidth_gbps: float | None
     bandwidth_source: str | None
+    rpc: str | None
     driver_version: str | None
     mig: bool
 
@@ -307,6 +308,38 @@ class SearchDocument(TypedDict):
     repos: list[SearchHitDoc]
 
 
+class HostDoc(TypedDict):
+    name: str  # "head", or the worker's HOST:PORT
+    role: Literal["head", "worker"]
+    source: str
+    memory_bytes: int
+    bandwidth_gbps: float | None
+
+
+class DeviceShareDoc(TypedDict):
+    device: str
+    host: str
+    bytes: int
+    layers: int
+
+
+class NetworkDoc(TypedDict):
+    gbit_per_second: float
+    latency_ms: float
+    seconds_per_token: float
+    limits_speed: bool
+
+
+class ClusterDoc(TypedDict):
+    """Several machines: the hosts, where the pick's memory and layers go, the network, and the workers' lines."""
+
+    hosts: list[HostDoc]
+    devices: list[DeviceShareDoc]
+    network: NetworkDoc
+    worker_commands: list[str]
+    warning: str
+
+
 class RecommendDocument(TypedDict):
     schema_version: SchemaVersion
     repo: str
@@ -317,6 +350,7 @@ class RecommendDocument(TypedDict):
     runner: RunnerDoc
     decision: DecisionDoc
     discovery: DiscoveryDoc | None
+    cluster: ClusterDoc | None
     model: ModelDoc | None
     model_source: str
     mode: BudgetMode
@@ -693,6 +727,54 @@ def memory_doc(memory: MemoryUse) -> MemoryDoc:
     }
 
 
+def cluster_doc(result: RepoRecommendation) -> ClusterDoc | None:
+    from quantpick.cluster import TRUST_WARNING, rpc_addresses, worker_commands
+    from quantpick.rules import device_shares
+
+    hw, rec = result.hardware, result.recommendation
+    addresses = rpc_addresses(hw)
+    if not addresses:
+        return None
+    workers = [g for g in hw.gpus if g.rpc]
+    local = [g for g in hw.gpus if not g.rpc]
+    hosts: list[HostDoc] = [
+        {
+            "name": "head",
+            "role": "head",
+            "source": hw.source,
+            "memory_bytes": sum(g.budget_bytes or 0 for g in local) + hw.usable_ram_bytes(),
+            "bandwidth_gbps": hw.ram.bandwidth_gbps,
+        }
+    ]
+    hosts += [
+        {
+            "name": g.rpc or g.name,
+            "role": "worker",
+            "source": g.source,
+            "memory_bytes": g.budget_bytes or 0,
+            "bandwidth_gbps": g.bandwidth_gbps,
+        }
+        for g in workers
+    ]
+    shares = device_shares(rec.pick, hw, rec.reserve, result.view.shape)
+    network = result.options.network
+    embd = (result.view.shape.embedding_length if result.view.shape is not None else None) or 4096
+    seconds = network.seconds_per_token(len(workers), embd)
+    speed = rec.pick.speed
+    return {
+        "hosts": hosts,
+        "devices": [{"device": d.device, "host": d.host, "bytes": d.bytes, "layers": d.layers} for d in shares],
+        "network": {
+            "gbit_per_second": network.gbit_per_second,
+            "latency_ms": network.latency_ms,
+            "seconds_per_token": round(seconds, 6),
+            "limits_speed": speed is not None and speed.bound_by.startswith("network"),
+        },
+        "worker_commands": worker_commands(addresses),
+        "warning": TRUST_WARNING,
+    }
+
+
 def hit_doc(hit: RepoHit) -> HitDoc:
     return {
         "repo": hit.repo,
@@ -867,6 +949,7 @@ def recommend_document(result: RepoRecommendation) -> RecommendDocument:
         "runner": runner_doc(result.options.runner),
         "decision": decision_doc(rec.decision),
         "discovery": discovery_doc(result.discovery) if result.discovery is not None else None,
+        "cluster": cluster_doc(result),
         "model": model_doc(result.view.shape),
         "model_source": result.view.shape_status,
         "mode": rec.mode,

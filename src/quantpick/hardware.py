@@ -32,6 +32,7 @@ class Gpu:
     compute_capability: str | None = None
     bandwidth_gbps: float | None = None
     bandwidth_source: str | None = None  # where bandwidth_gbps came from; None: the probe
+    rpc: str | None = None  # host:port of an rpc-server worker holding this device
     driver_version: str | None = None
     mig: bool = False
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from quantpick.catalog import Catalog, QuantType
+from quantpick.cluster import Network
 from quantpick.errors import InvalidValue, NoFitError, UsageError
 from quantpick.gguf import ModelShape
 from quantpick.hardware import Hardware
@@ -68,6 +69,7 @@ class Options:
     quality_floor: str | None = DEFAULT_QUALITY_FLOOR  # this type and worse are picked only when nothing else fits
     gpu_bandwidth_gbps: tuple[float, ...] | None = None  # per GPU; None: the probe's figures
     ram_bandwidth_gbps: float | None = None
+    network: Network = field(default_factory=Network)  # between the head and its rpc-server workers
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -306,10 +308,13 @@ def bandwidths(hw: Hardware, budget: Budget, options: Options) -> tuple[tuple[fl
             )
         if given:
             figures, source = list(given), "--gpu-bandwidth"
-        elif probed and all(probed):
-            figures = [float(b or 0) for b in probed]
-            given_sources = {g.bandwidth_source for g in hw.gpus if g.bandwidth_source}
+        elif probed and any(probed):
+            default = DEFAULT_METAL_BANDWIDTH if hw.backend == "metal" else DEFAULT_GPU_BANDWIDTH
+            figures = [float(b) if b else default for b in probed]
+            given_sources = {g.bandwidth_source for g in hw.gpus if g.bandwidth_source and g.bandwidth_gbps}
             source = "; ".join(sorted(given_sources)) or "the probe (NVML: memory clock x bus width)"
+            if not all(probed):
+                source += f"; assumed {default:g} GB/s for the others: give --gpu-bandwidth"
         elif hw.backend == "metal":
             figures, source = [DEFAULT_METAL_BANDWIDTH], f"assumed {DEFAULT_METAL_BANDWIDTH:g} GB/s (Apple M2/M3)"
         else:
@@ -354,6 +359,9 @@ def evaluate(
             parallel=1, cache_type_k=options.runner.cache_type_k, cache_type_v=options.runner.cache_type_v
         )
         kv_read = kv_cache_bytes(shape, reserve.ctx, one)
+    workers = sum(1 for g in hw.gpus if g.rpc)
+    embd = (shape.embedding_length if shape is not None else None) or 4096
+    network_seconds = options.network.seconds_per_token(workers, embd) if workers else 0.0
     for cand in candidates:
         quant = cand.quant
         if quant is not None and cand.loss is None:
@@ -420,6 +428,7 @@ def evaluate(
                 hw.backend,
                 expert_layers_on_cpu=cand.cpu_moe_layers or 0,
                 cpu_cores=hw.cpu.physical_cores or hw.cpu.logical_cores,
+                network_seconds=network_seconds,
             )
 
 
@@ -943,3 +952,35 @@ def plan_without_repo(
         choice = decide(fitting, options, [], options.min_speed)[0] if fitting else None
         plans.append(SizePlan(params, reference, reserve, speed, quality, label, choice))
     return budget, plans
+
+
+# --- several machines ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceShare:
+    device: str  # "rpc HOST:PORT", a local GPU's name, or "cpu" (the head's RAM)
+    host: str  # the worker's address, or "head"
+    bytes: int
+    layers: int
+
+
+def device_shares(cand: Candidate, hw: Hardware, reserve: Reserve, shape: ModelShape | None) -> list[DeviceShare]:
+    """Where the pick's memory goes, device by device, as -ts splits the offloaded layers by budget."""
+    if cand.memory is None:
+        return []
+    layers = shape.block_count if shape is not None else 0
+    gpu_total = dict(cand.memory.devices).get("gpu", 0)
+    budgets = [max(g.budget_bytes or 0, 1) for g in hw.gpus]
+    total_budget = sum(budgets) or 1
+    offloaded = min(cand.gpu_layers or 0, layers) if shape is not None else 0
+    shares: list[DeviceShare] = []
+    assigned = 0
+    for index, (gpu, budget) in enumerate(zip(hw.gpus, budgets, strict=True)):
+        fraction = budget / total_budget
+        count = round(offloaded * fraction) if index < len(budgets) - 1 else offloaded - assigned
+        assigned += count
+        shares.append(DeviceShare(gpu.name, gpu.rpc or "head", int(gpu_total * fraction), count))
+    cpu_bytes = dict(cand.memory.devices).get("cpu", 0)
+    shares.append(DeviceShare("cpu", "head", cpu_bytes, layers - offloaded))
+    return shares

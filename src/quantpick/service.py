@@ -113,6 +113,7 @@ class GetPlan:
             model_path=str(self.download.model_path),
             mmproj_path=mmproj_path,
             runner=self.options.runner,
+            rpc=[g.rpc for g in self.hardware.gpus if g.rpc],
         )
 
 
@@ -137,6 +138,8 @@ def resolve_hardware(
     ram_bytes: int | None = None,
     backend: str | None = None,
     gpu_preset: str | None = None,
+    worker_files: list[str] | None = None,
+    rpc_specs: list[str] | None = None,
 ) -> Hardware:
     """The probe of this machine (or the one saved in `hardware_file`), with single figures overridden.
 
@@ -157,6 +160,19 @@ def resolve_hardware(
     hw = apply_overrides(hw, vram=vram_bytes, ram=ram_bytes, backend=backend)
     if any(g.bandwidth_gbps is None for g in hw.gpus):
         hw = with_table_bandwidths(hw, load_device_table())
+    if worker_files or rpc_specs:
+        from pathlib import Path
+
+        from quantpick.cluster import parse_rpc_spec, with_workers, worker_from_hardware
+
+        workers = []
+        for index, path in enumerate(worker_files or []):
+            saved = load_hardware_file(path)
+            if any(g.bandwidth_gbps is None for g in saved.gpus):
+                saved = with_table_bandwidths(saved, load_device_table())
+            workers.append(worker_from_hardware(Path(path).stem, saved, index))
+        workers += [parse_rpc_spec(spec) for spec in rpc_specs or []]
+        hw = with_workers(hw, workers)
     return hw
 
 
@@ -301,7 +317,9 @@ def recommend(
         return discover(repo, hw, options or Options())[0]
     opts = _with_file_quant(options or Options(), view, file)
     result = apply_rules(hw, view.parsed, view.shape, view.catalog, opts, repo=repo)
-    command = llama_server_command(repo, result.pick, result.reserve.ctx, runner=opts.runner)
+    from quantpick.cluster import rpc_addresses
+
+    command = llama_server_command(repo, result.pick, result.reserve.ctx, runner=opts.runner, rpc=rpc_addresses(hw))
     return RepoRecommendation(view, hw, opts, result, command)
 
 

@@ -141,6 +141,7 @@ def estimate(
     *,
     expert_layers_on_cpu: int = 0,
     cpu_cores: int | None = None,
+    network_seconds: float = 0.0,
 ) -> SpeedEstimate:
     """Tokens/s for a file of `weights_bytes` with `gpu_share` of its layers (0..1) on the GPU.
 
@@ -178,13 +179,16 @@ def estimate(
     gpu_layers = 0.0
     if reads[0].device == "gpu" and shape is not None:
         gpu_layers = shape.block_count * (1.0 if expert_layers_on_cpu else gpu_share)
-    seconds = sum(r.bytes_per_token / (rate(r) * 1e9) for r in reads) + gpu_layers * GPU_SECONDS_PER_LAYER
+    compute_seconds = sum(r.bytes_per_token / (rate(r) * 1e9) for r in reads) + gpu_layers * GPU_SECONDS_PER_LAYER
+    seconds = compute_seconds + network_seconds
     factor, why = min(factors.values(), key=lambda f: f[0])
     cpu_reads = [r for r in reads if r.device == "cpu"]
     compute_bound = bool(cpu_reads) and compute_ceiling < cpu_reads[0].bandwidth_gbps * CPU_EFFICIENCY
     slowest = max(reads, key=lambda r: r.bytes_per_token / rate(r))
     what = "compute" if slowest.device == "cpu" and compute_bound else "memory bandwidth"
     bound = f"{slowest.device} {what}" + (" (split)" if len(reads) > 1 else "")
+    if network_seconds > compute_seconds:
+        bound = "network (RPC)"
     parts = " + ".join(
         f"{r.bytes_per_token / 1e9:.2f} GB at {r.bandwidth_gbps:g} GB/s on the {r.device}" for r in reads
     )
@@ -192,6 +196,8 @@ def estimate(
     basis = f"per token: {parts}, {efficiency}" + (f", x{factor:g}: {why}" if why else "")
     if gpu_layers:
         basis += f", + {GPU_SECONDS_PER_LAYER * 1e3:g} ms per GPU layer"
+    if network_seconds:
+        basis += f", + {network_seconds * 1e3:.2f} ms of network per token (RPC)"
     if compute_bound:
         basis += f"; {cores} CPU cores x {CPU_CORE_GBPS:g} GB/s of weights each cap the CPU part"
     source = "; ".join(dict.fromkeys([*(r.bandwidth_source for r in reads), EFFICIENCY_SOURCE]))

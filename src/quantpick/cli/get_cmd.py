@@ -20,6 +20,8 @@ from quantpick.cli.options import (
     KvUnifiedOpt,
     MinSpeedOpt,
     ModeOpt,
+    NetworkBandwidthOpt,
+    NetworkLatencyOpt,
     ParallelOpt,
     PreferOpt,
     QualityFloorOpt,
@@ -31,6 +33,7 @@ from quantpick.cli.options import (
     RepoOnlyOpt,
     ReserveOpt,
     RevisionOpt,
+    RpcOpt,
     UbatchOpt,
     VramOpt,
     machine,
@@ -139,6 +142,9 @@ def get_command(
     vram: VramOpt = None,
     gpu: GpuOpt = None,
     repo_only: RepoOnlyOpt = False,
+    rpc: RpcOpt = None,
+    network_bandwidth: NetworkBandwidthOpt = 1.0,
+    network_latency: NetworkLatencyOpt = 0.2,
     ram: RamOpt = None,
     backend: BackendOpt = None,
     hardware: HardwareOpt = None,
@@ -179,8 +185,10 @@ def get_command(
         quality_floor=quality_floor,
         gpu_bandwidth=gpu_bandwidth,
         ram_bandwidth=ram_bandwidth,
+        network_bandwidth=network_bandwidth,
+        network_latency=network_latency,
     )
-    hw = machine(hardware, vram, ram, backend, gpu)
+    hw = machine(hardware, vram, ram, backend, gpu, rpc)
     target = repo_target(repo, revision, quant)
     if target.quant is not None and target.quant != quant:
         options = dataclasses.replace(options, quant=target.quant)

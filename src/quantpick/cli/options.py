@@ -78,8 +78,43 @@ BackendOpt = Annotated[
     str | None, typer.Option("--backend", metavar="NAME", help="cuda | rocm | metal | vulkan | cpu.")
 ]
 HardwareOpt = Annotated[
-    str | None,
-    typer.Option("--hardware", metavar="FILE", help="Plan for the machine in a saved `quantpick probe --json` file."),
+    list[str] | None,
+    typer.Option(
+        "--hardware",
+        metavar="FILE",
+        help="Plan for the machine in a saved `quantpick probe --json` file; give it again for RPC workers "
+        "(the first is the head).",
+        show_default=False,
+    ),
+]
+_CLUSTER = "Several machines (llama.cpp RPC)"
+RpcOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rpc",
+        metavar="HOST:PORT=SIZE[@GBPS]",
+        help="An rpc-server worker: its memory for the model, optionally its bandwidth (GB/s). Repeatable.",
+        show_default=False,
+        rich_help_panel=_CLUSTER,
+    ),
+]
+NetworkBandwidthOpt = Annotated[
+    float,
+    typer.Option(
+        "--network-bandwidth",
+        metavar="GBIT",
+        help="Network between the machines, Gbit/s (default 1: 1 GbE).",
+        rich_help_panel=_CLUSTER,
+    ),
+]
+NetworkLatencyOpt = Annotated[
+    float,
+    typer.Option(
+        "--network-latency",
+        metavar="MS",
+        help="Round trip between the machines, ms (default 0.2: a LAN).",
+        rich_help_panel=_CLUSTER,
+    ),
 ]
 QuantOpt = Annotated[
     str | None,
@@ -231,6 +266,8 @@ def plan_options(
     quality_floor: str | None = None,
     gpu_bandwidth: str | None = None,
     ram_bandwidth: float | None = None,
+    network_bandwidth: float = 1.0,
+    network_latency: float = 0.2,
 ) -> Options:
     from quantpick.memory import RunnerSettings
     from quantpick.rules import Options
@@ -245,9 +282,11 @@ def plan_options(
         cache_type_k=cache_type_k.lower(),
         cache_type_v=cache_type_v.lower(),
     )
+    from quantpick.cluster import Network
     from quantpick.rules import DEFAULT_QUALITY_FLOOR
 
     return Options(
+        network=Network(network_bandwidth, network_latency),
         min_speed=min_speed,
         quality_floor=_floor(quality_floor) if quality_floor is not None else DEFAULT_QUALITY_FLOOR,
         gpu_bandwidth_gbps=_bandwidths(gpu_bandwidth) if gpu_bandwidth is not None else None,
@@ -292,7 +331,12 @@ def _bandwidths(text: str) -> tuple[float, ...]:
 
 
 def machine(
-    hardware: str | None, vram: str | None, ram: str | None, backend: str | None, gpu: str | None = None
+    hardware: list[str] | str | None,
+    vram: str | None,
+    ram: str | None,
+    backend: str | None,
+    gpu: str | None = None,
+    rpc: list[str] | None = None,
 ) -> Hardware:
     """The machine to plan for: the probe (or --hardware), with --vram/--ram/--backend applied."""
     from quantpick.service import resolve_hardware
@@ -302,8 +346,11 @@ def machine(
     if vram is not None:
         parts = [parse_size(part, field="vram") for part in vram.split(",")] if "," in vram else None
         vram_bytes = parts if parts is not None else parse_size(vram, field="vram")
+    files = [hardware] if isinstance(hardware, str) else list(hardware or [])
     return resolve_hardware(
-        hardware,
+        files[0] if files else None,
+        worker_files=files[1:],
+        rpc_specs=list(rpc or []),
         vram_bytes=vram_bytes,
         ram_bytes=parse_size(ram, field="ram") if ram is not None else None,
         backend=backend,

@@ -21,6 +21,8 @@ from quantpick.cli.options import (
     KvUnifiedOpt,
     MinSpeedOpt,
     ModeOpt,
+    NetworkBandwidthOpt,
+    NetworkLatencyOpt,
     ParallelOpt,
     PreferOpt,
     QualityFloorOpt,
@@ -31,6 +33,7 @@ from quantpick.cli.options import (
     RepoOnlyOpt,
     ReserveOpt,
     RevisionOpt,
+    RpcOpt,
     UbatchOpt,
     VramOpt,
     machine,
@@ -101,6 +104,9 @@ def recommend_command(
     vram: VramOpt = None,
     gpu: GpuOpt = None,
     repo_only: RepoOnlyOpt = False,
+    rpc: RpcOpt = None,
+    network_bandwidth: NetworkBandwidthOpt = 1.0,
+    network_latency: NetworkLatencyOpt = 0.2,
     ram: RamOpt = None,
     backend: BackendOpt = None,
     hardware: HardwareOpt = None,
@@ -138,9 +144,11 @@ def recommend_command(
         quality_floor=quality_floor,
         gpu_bandwidth=gpu_bandwidth,
         ram_bandwidth=ram_bandwidth,
+        network_bandwidth=network_bandwidth,
+        network_latency=network_latency,
     )
     extra_size = parse_params(params) if params else None
-    hw = machine(hardware, vram, ram, backend, gpu)
+    hw = machine(hardware, vram, ram, backend, gpu, rpc)
     for warning in hw.warnings:
         out.warning(warning)
     if repo is None:
@@ -233,6 +241,27 @@ def render_recommendation(out: Output, result: RepoRecommendation) -> None:
         table.add_row(*row, style=style)
     out.show(table)
     out.show("")
+    from quantpick.documents import cluster_doc
+
+    cluster = cluster_doc(result)
+    if cluster is not None:
+        out.show(plain("several machines (llama.cpp RPC):"))
+        for device in cluster["devices"]:
+            size = format_size(device["bytes"])
+            out.show(plain(f"  {device['device']} ({device['host']}): {size}, {device['layers']} layers"))
+        network = cluster["network"]
+        limit = ": the network is the limit" if network["limits_speed"] else ""
+        out.show(
+            plain(
+                f"  network {network['gbit_per_second']:g} Gbit/s, {network['latency_ms']:g} ms:"
+                f" {network['seconds_per_token'] * 1e3:.2f} ms per token{limit}"
+            )
+        )
+        out.show(plain("  on each worker:"))
+        for line in cluster["worker_commands"]:
+            out.show(plain(f"    {line}"))
+        out.warning(cluster["warning"])
+        out.show(plain("  on the head:"))
     out.line(result.command)
 
 
