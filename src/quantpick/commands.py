@@ -36,7 +36,7 @@ def llama_server_command(
             if pick.cpu_moe_layers:
                 parts += ["--n-cpu-moe", str(pick.cpu_moe_layers)]
         if pick.tensor_split is not None:
-            parts += ["-ts", ",".join(str(share) for share in pick.tensor_split)]
+            parts += ["-ts", ",".join(f"{share:g}" for share in pick.tensor_split)]
         elif pick.placement == "gpu+cpu":
             parts += ["--fit", "on"]
     return " ".join(parts)

@@ -259,7 +259,7 @@ class CandidateDoc(TypedDict):
     memory: MemoryDoc | None
     speed: SpeedDoc | None
     cpu_moe_layers: int | None
-    tensor_split: list[int] | None
+    tensor_split: list[float] | None
     below_quality_floor: bool
 
 

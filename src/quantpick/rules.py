@@ -15,6 +15,7 @@ from quantpick.gguf import ModelShape
 from quantpick.hardware import Hardware
 from quantpick.memory import (
     CELL_PADDING,
+    DEFAULT_UBATCH,
     Reserve,
     RunnerSettings,
     compute_bytes,
@@ -30,6 +31,7 @@ from quantpick.speed import (
     DEFAULT_RAM_BANDWIDTH,
     SpeedEstimate,
     active_fraction,
+    parameter_count,
 )
 from quantpick.speed import estimate as estimate_speed
 from quantpick.states import MODES, PREFERENCES, Backend, BudgetMode, Mode, Placement, Preference, Verdict
@@ -150,7 +152,7 @@ class Candidate:
     memory: MemoryUse | None = None
     speed: SpeedEstimate | None = None
     cpu_moe_layers: int | None = None  # --n-cpu-moe N: experts of the first N layers stay in RAM
-    tensor_split: tuple[int, ...] | None = None  # -ts: several GPUs, in proportion to their budgets
+    tensor_split: tuple[float, ...] | None = None  # -ts: several GPUs, in proportion to their budgets
     below_floor: bool = False
 
     @property
@@ -475,9 +477,9 @@ def memory_use(cand: Candidate, hw: Hardware, budget: Budget, reserve: Reserve, 
     )
 
 
-def tensor_split(hw: Hardware) -> tuple[int, ...]:
-    """llama.cpp's -ts ratios: each GPU's budget in GiB (at least 1), so layers follow the memory."""
-    return tuple(max(round((g.budget_bytes or 0) / GiB), 1) for g in hw.gpus)
+def tensor_split(hw: Hardware) -> tuple[float, ...]:
+    """llama.cpp's -ts ratios: each GPU's budget in GiB to 0.1 (at least 0.1), so layers follow the memory."""
+    return tuple(max(round((g.budget_bytes or 0) / GiB, 1), 0.1) for g in hw.gpus)
 
 
 def _cpu_moe_layers(cand: Candidate, budget: Budget, reserve: Reserve, shape: ModelShape) -> int | None:
@@ -965,22 +967,63 @@ class DeviceShare:
     layers: int
 
 
+def layer_devices(layers: int, gpu_layers: int, split: list[float]) -> list[int | None]:
+    """The device of each repeating layer and then of the output layer (None: the CPU), as llama.cpp assigns
+    them (src/llama-model.cpp: upper_bound of the cumulative split at (layer - first offloaded) / offloaded)."""
+    total = sum(split) or 1.0
+    points, running = [], 0.0
+    for share in split:
+        running += share
+        points.append(running / total)
+    first = max(layers + 1 - gpu_layers, 0)
+    active = min(gpu_layers, layers + 1) if split else 0
+    devices: list[int | None] = []
+    for layer in range(layers + 1):
+        if layer < first or layer - first >= active:
+            devices.append(None)
+            continue
+        where = (layer - first) / active
+        devices.append(min(next((i for i, p in enumerate(points) if p > where), len(points) - 1), len(points) - 1))
+    return devices
+
+
 def device_shares(cand: Candidate, hw: Hardware, reserve: Reserve, shape: ModelShape | None) -> list[DeviceShare]:
-    """Where the pick's memory goes, device by device, as -ts splits the offloaded layers by budget."""
-    if cand.memory is None:
+    """Where the pick's memory goes, device by device: each layer's weights and KV cache on the device llama.cpp
+    gives it by -ts, the token embedding and the logits on the head's CPU."""
+    if cand.memory is None or shape is None or not hw.gpus:
         return []
-    layers = shape.block_count if shape is not None else 0
-    gpu_total = dict(cand.memory.devices).get("gpu", 0)
-    budgets = [max(g.budget_bytes or 0, 1) for g in hw.gpus]
-    total_budget = sum(budgets) or 1
-    offloaded = min(cand.gpu_layers or 0, layers) if shape is not None else 0
-    shares: list[DeviceShare] = []
-    assigned = 0
-    for index, (gpu, budget) in enumerate(zip(hw.gpus, budgets, strict=True)):
-        fraction = budget / total_budget
-        count = round(offloaded * fraction) if index < len(budgets) - 1 else offloaded - assigned
-        assigned += count
-        shares.append(DeviceShare(gpu.name, gpu.rpc or "head", int(gpu_total * fraction), count))
-    cpu_bytes = dict(cand.memory.devices).get("cpu", 0)
-    shares.append(DeviceShare("cpu", "head", cpu_bytes, layers - offloaded))
+    layers = shape.block_count
+    split = list(cand.tensor_split or [max(g.budget_bytes or 0, 1) for g in hw.gpus])
+    placed = layer_devices(layers, cand.gpu_layers if cand.gpu_layers is not None else 0, split)
+    bpw = cand.size_bytes * 8 / max(parameter_count(shape, cand.size_bytes, None), 1)
+    embedding = (shape.vocab_size or 0) * (shape.embedding_length or 0) * bpw / 8
+    output = (shape.vocab_size or 0) * (shape.embedding_length or 0) * max(bpw, 6.5625) / 8  # Q6_K or better
+    per_layer = max(cand.size_bytes - embedding - output, 0) / max(layers, 1)
+    kv_per_layer = (reserve.kv_cache_bytes or 0) / max(layers, 1)
+    vocab = shape.vocab_size or 32000
+    logits = 4 * vocab * reserve_micro_batch(reserve)
+    layer_compute = max((reserve.compute_bytes or 0) // max(len(hw.gpus), 1) - logits, 0)
+    sizes = [0.0] * len(hw.gpus)
+    counts = [0] * len(hw.gpus)
+    cpu = embedding + logits + (reserve.output_bytes or 0) + (reserve.runtime_bytes or 0) - reserve.gpu_runtime_bytes
+    for layer, device in enumerate(placed):
+        weights = output if layer == layers else per_layer
+        kv = 0.0 if layer == layers else kv_per_layer
+        if device is None:
+            cpu += weights + kv
+            continue
+        sizes[device] += weights + kv
+        counts[device] += layer < layers
+    per_device_runtime = reserve.gpu_runtime_bytes // max(len(hw.gpus), 1)
+    shares = [
+        DeviceShare(
+            gpu.name, gpu.rpc or "head", int(size + (layer_compute if count else 0) + per_device_runtime), count
+        )
+        for gpu, size, count in zip(hw.gpus, sizes, counts, strict=True)
+    ]
+    shares.append(DeviceShare("cpu", "head", int(cpu), sum(1 for d in placed[:layers] if d is None)))
     return shares
+
+
+def reserve_micro_batch(reserve: Reserve) -> int:
+    return min(DEFAULT_UBATCH, max(reserve.ctx, 1))
