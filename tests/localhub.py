@@ -186,6 +186,7 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 _MODEL = re.compile(r"^/api/models/([^/]+/[^/]+?)(?:/revision/(.+))?$")
+_REFS = re.compile(r"^/api/models/([^/]+/[^/]+)/refs$")
 _TREE = re.compile(r"^/api/models/([^/]+/[^/]+)/tree/([^/]+)(?:/(.*))?$")
 _PATHS = re.compile(r"^/api/models/([^/]+/[^/]+)/paths-info/([^/]+)$")
 _RESOLVE = re.compile(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$")
@@ -349,6 +350,14 @@ def _make_handler(hub: LocalHub):
                 return
             if path == "/api/models":
                 return self._search(query)
+            if match := _REFS.match(path):
+                repo = self._repo(match.group(1), head)
+                if repo is None:
+                    return None
+                branches = [
+                    {"name": name, "ref": f"refs/heads/{name}", "targetCommit": sha} for name, sha in repo.refs.items()
+                ]
+                return self._json({"branches": branches, "tags": [], "converts": []})
             if match := _TREE.match(path):
                 repo = self._repo(match.group(1), head)
                 if repo is None or self._commit(repo, match.group(2), head) is None:

@@ -125,3 +125,13 @@ def test_bad_cluster_input_exits_2(cli, hardware_file, flags, message):
     hw = hardware_file(ram=8 * GiB, gpus=[])
     result = cli("recommend", "bartowski/Qwen_Qwen3-8B-GGUF", "--hardware", hw, *flags)
     assert result.exit_code == 2 and message in result.stderr and "Hint:" in result.stderr
+
+
+def test_layers_are_placed_as_llama_cpp_places_them():
+    from quantpick.rules import layer_devices
+
+    # bench/rpc: 4 layers + output on two devices with -ts 1,0.5: llama.cpp put the 4 layers on the first
+    assert layer_devices(4, 5, [1.0, 0.5]) == [0, 0, 0, 0, 1]
+    assert layer_devices(4, 5, [1.0, 1.0]) == [0, 0, 0, 1, 1]
+    assert layer_devices(4, 2, [1.0]) == [None, None, None, 0, 0]  # -ngl 2: the last layer and the output
+    assert layer_devices(4, 0, [1.0]) == [None] * 5
