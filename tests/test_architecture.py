@@ -12,7 +12,7 @@ CORE = (
 )
 # What a command module may import from quantpick: the service, the documents, and the CLI's shared parts.
 COMMAND_IMPORTS = {"quantpick", "quantpick.service", "quantpick.documents", "quantpick.errors"}
-CLI_SHARED = {"quantpick.cli.output", "quantpick.cli.options"}
+CLI_SHARED = {"quantpick.cli.output", "quantpick.cli.options", "quantpick.cli.chart"}  # shared, not commands
 
 
 def imports(path: Path) -> set[str]:

@@ -294,3 +294,34 @@ def test_a_mac_given_by_hand_counts_its_unified_memory_once(cli):
         cli("recommend", "--backend", "metal", "--ram", "36GB", "--vram", "0", "--json").json["budget"]["has_gpu"]
         is False
     )
+
+
+def test_chart_draws_memory_and_the_tradeoff_in_plain_text(cli, hardware_file):
+    hw = hardware_file(ram=32 * GiB, gpus=[scaled(7)])
+    result = cli("recommend", "bartowski/Qwen_Qwen3-8B-GGUF", "--hardware", hw, "--chart")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "memory (file + reserve)" in out and "| GPU" in out and "# GPU + RAM" in out
+    assert "<- pick" in out and "quality loss (KLD" in out and "* " in out
+    assert "\x1b[" not in out  # plain text when piped
+    assert out.strip().splitlines()[-1].startswith("llama-server -hf")  # the command stays the last line
+
+
+def test_chart_functions_with_plain_data():
+    from quantpick.cli.chart import Point, memory_chart, tradeoff_chart
+
+    points = [
+        Point("Q8_0", 10 * GiB, 20.0, 0.001, True, False),
+        Point("Q4_K_M", 6 * GiB, 40.0, 0.03, True, True),
+        Point("F16", 18 * GiB, None, None, False, False),
+    ]
+    lines = memory_chart(points, 8 * GiB, 16 * GiB)
+    assert lines[2].startswith("Q4_K_M") and lines[2].endswith("<- pick")
+    assert lines[-1].startswith("F16") and lines[-1].endswith("(too large)")
+    bar = lines[2].split()[1]
+    assert bar.count("=") == int(6 / 18 * 48)  # the bar is proportional to the largest figure
+    drawn = tradeoff_chart(points)
+    assert any("*" in line for line in drawn[1:-3]) and drawn[-1].startswith("* Q4_K_M")
+    assert tradeoff_chart(points[:1]) == [
+        "(fewer than two candidates with a speed and a measured loss: no trade-off to draw)"
+    ]

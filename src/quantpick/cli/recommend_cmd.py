@@ -104,6 +104,9 @@ def recommend_command(
     vram: VramOpt = None,
     gpu: GpuOpt = None,
     repo_only: RepoOnlyOpt = False,
+    chart: bool = typer.Option(
+        False, "--chart", help="Draw the candidates: memory against the budgets, loss against tok/s."
+    ),
     rpc: RpcOpt = None,
     network_bandwidth: NetworkBandwidthOpt = 1.0,
     network_latency: NetworkLatencyOpt = 0.2,
@@ -172,10 +175,36 @@ def recommend_command(
 
         out.json(recommend_document(result))
         return
-    render_recommendation(out, result)
+    render_recommendation(out, result, chart=chart)
 
 
-def render_recommendation(out: Output, result: RepoRecommendation) -> None:
+def render_chart(out: Output, result: RepoRecommendation) -> None:
+    from quantpick.cli.chart import Point, memory_chart, tradeoff_chart
+    from quantpick.cli.output import plain
+
+    rec = result.recommendation
+    points = [
+        Point(
+            c.label,
+            c.memory.total_bytes if c.memory is not None else c.size_bytes,
+            c.speed.generation_tokens_per_second if c.speed is not None else None,
+            c.loss,
+            c.fits,
+            c is rec.pick,
+        )
+        for c in rec.candidates
+        if c.eligible
+    ]
+    gpu = rec.budget.speed_bytes if rec.budget.has_gpu else None
+    out.show("")
+    for line in memory_chart(points, gpu, rec.budget.quality_bytes):
+        out.show(plain(line))
+    out.show("")
+    for line in tradeoff_chart(points):
+        out.show(plain(line))
+
+
+def render_recommendation(out: Output, result: RepoRecommendation, *, chart: bool = False) -> None:
     from rich.table import Table
 
     from quantpick.cli.output import format_size, markup_safe, plain
@@ -262,6 +291,9 @@ def render_recommendation(out: Output, result: RepoRecommendation) -> None:
             out.show(plain(f"    {line}"))
         out.warning(cluster["warning"])
         out.show(plain("  on the head:"))
+    if chart:
+        render_chart(out, result)
+        out.show("")
     out.line(result.command)
 
 
