@@ -57,6 +57,7 @@ TOP_LEVEL = {
         "free_bytes",
         "command",
         "transfer",
+        "handoff",
         "notes",
     },
     "catalog": {"schema_version", "catalog", "quants", "prefix_variants", "sources", "quality_scales"},

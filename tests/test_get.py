@@ -333,3 +333,43 @@ def test_bad_pasted_forms_exit_2(cli, args, message):
     result = cli("get", *args, "--ram", "2GiB", "--dry-run")
     assert result.exit_code == 2, result.stderr
     assert message in result.stderr and "Hint:" in result.stderr
+
+
+def test_for_ollama_writes_a_modelfile_in_the_cache(cli, isolated_hf_home):
+    result = cli(
+        "get", BIG_REPO, "--quant", "Q4_K_M", "--ram", "2GiB", "--reserve", "1MiB", "--for", "ollama", "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    handoff = result.json["handoff"]
+    modelfile = Path(handoff["written"][0])
+    assert modelfile.name == "Modelfile" and str(modelfile).startswith(str(isolated_hf_home))
+    text = modelfile.read_text()
+    assert f"FROM {result.json['model_path']}\n" in text and "PARAMETER num_ctx 8192" in text
+    assert handoff["commands"] == [f"ollama create big-gguf:q4_k_m -f {modelfile}", "ollama run big-gguf:q4_k_m"]
+
+
+def test_for_ollama_refuses_a_split_set_before_downloading(cli, hub):
+    hub.reset_counts()
+    result = cli("get", BIG_REPO, "--quant", "Q6_K", "--ram", "2GiB", "--reserve", "1MiB", "--for", "ollama")
+    assert result.exit_code == 2 and "Modelfile takes one" in result.stderr
+    assert hub.body_bytes("Big-Q6_K") == 0
+
+
+def test_for_lmstudio_links_without_a_copy(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("QUANTPICK_LMSTUDIO_DIR", str(tmp_path / "lms"))
+    args = ("get", BIG_REPO, "--quant", "Q4_K_M", "--ram", "2GiB", "--reserve", "1MiB", "--for", "lmstudio", "--json")
+    result = cli(*args)
+    assert result.exit_code == 0, result.stderr
+    link = tmp_path / "lms" / "test" / "Big-GGUF" / "Big-Q4_K_M.gguf"
+    assert link.is_symlink() and link.resolve() == Path(result.json["model_path"]).resolve()
+    assert result.json["handoff"]["written"] == [str(link)]
+    assert cli(*args).exit_code == 0  # again: the same link is fine
+    link.unlink()
+    link.write_bytes(b"someone else's file")
+    clash = cli(*args)
+    assert clash.exit_code == 5 and "already exists" in clash.stderr and link.read_bytes() == b"someone else's file"
+
+
+def test_for_an_unknown_runner_exits_2(cli):
+    result = cli("get", BIG_REPO, "--quant", "Q4_K_M", "--for", "kobold")
+    assert result.exit_code == 2 and "--for: unknown runner 'kobold'" in result.stderr

@@ -412,6 +412,15 @@ class TransferDoc(TypedDict):
     hash_seconds: float
 
 
+class HandoffDoc(TypedDict):
+    """--for ollama|lmstudio: what was written (a Modelfile, or links to the cached files) and what to run."""
+
+    runner: str
+    written: list[str]
+    commands: list[str]
+    notes: list[str]
+
+
 class GetDocument(TypedDict):
     schema_version: SchemaVersion
     repo: str
@@ -427,6 +436,7 @@ class GetDocument(TypedDict):
     free_bytes: int | None
     command: str
     transfer: TransferDoc | None
+    handoff: HandoffDoc | None
     notes: list[str]
 
 
@@ -997,6 +1007,14 @@ def get_document(plan: GetPlan, *, dry_run: bool) -> GetDocument:
             "connections": download.stats.connections,
             "segmented": download.stats.segmented,
             "hash_seconds": round(download.stats.hash_seconds, 3),
+        },
+        "handoff": None
+        if plan.handoff is None
+        else {
+            "runner": plan.handoff.runner,
+            "written": [str(path) for path in plan.handoff.written],
+            "commands": list(plan.handoff.commands),
+            "notes": list(plan.handoff.notes),
         },
         "notes": list(download.notes),
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from quantpick.errors import HubError, NoFitError, UsageError
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from quantpick.hub import Listing, RepoHit
     from quantpick.naming import OtherFile, ParsedRepo, QuantGroup
     from quantpick.rules import Budget, Decision, Recommendation, SizePlan
+    from quantpick.runners import Handoff
 
 
 @dataclass
@@ -98,6 +100,7 @@ class GetPlan:
     mmproj: OtherFile | None
     download: DownloadPlan
     warnings: list[str] = field(default_factory=list)
+    handoff: Handoff | None = None  # --for ollama|lmstudio, once the files are on disk
 
     @property
     def command(self) -> str:
@@ -465,4 +468,28 @@ def run_get(
                 hint="unset HF_HUB_OFFLINE to download them",
             )
     execute(plan.download, progress, on_wait=on_wait)
+    return plan
+
+
+def hand_off(plan: GetPlan, runner: str) -> GetPlan:
+    """After `run_get`: a Modelfile for Ollama, or links in LM Studio's models folder (no second copy)."""
+    from quantpick.runners import link_lmstudio, write_ollama
+
+    files = [f.path for f in plan.download.files]
+    model_files = files[: len(plan.group.files)]
+    if runner == "ollama":
+        from huggingface_hub import constants
+
+        local = plan.download.layout == "local-dir"
+        base = plan.download.destination if local else Path(constants.HF_HOME) / "quantpick" / "ollama"
+        folder = base / f"{plan.view.repo.replace('/', '--')}--{plan.group.label}"
+        ctx = plan.recommendation.reserve.ctx if plan.recommendation else plan.options.context_for(plan.view.shape)
+        mmproj = files[-1] if plan.mmproj is not None else None
+        plan.handoff = write_ollama(
+            plan.download.model_path, len(model_files), plan.view.repo, plan.group.label, ctx, folder, mmproj
+        )
+    elif runner == "lmstudio":
+        plan.handoff = link_lmstudio(files, plan.view.repo)
+    else:
+        raise UsageError(f"unknown runner {runner!r}", hint="use ollama or lmstudio", code="invalid_value")
     return plan

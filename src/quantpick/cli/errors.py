@@ -61,6 +61,7 @@ FLAGS = {
     "min_speed": "--min-speed",
     "gpu": "--gpu",
     "rpc": "--rpc",
+    "for": "--for",
     "network_bandwidth": "--network-bandwidth",
     "network_latency": "--network-latency",
     "quality_floor": "--quality-floor",

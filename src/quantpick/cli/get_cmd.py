@@ -142,6 +142,12 @@ def get_command(
     vram: VramOpt = None,
     gpu: GpuOpt = None,
     repo_only: RepoOnlyOpt = False,
+    for_runner: str | None = typer.Option(
+        None,
+        "--for",
+        metavar="RUNNER",
+        help="Hand the file to a runner: ollama (writes a Modelfile) or lmstudio (links it into its models folder).",
+    ),
     rpc: RpcOpt = None,
     network_bandwidth: NetworkBandwidthOpt = 1.0,
     network_latency: NetworkLatencyOpt = 0.2,
@@ -164,9 +170,12 @@ def get_command(
     """Download a quant (every shard of a split set), verify its sha256, print the model file's path."""
     from quantpick import service
     from quantpick.cli.output import format_size
-    from quantpick.errors import InvalidValue
+    from quantpick.errors import InvalidValue, UsageError
 
     out = output(ctx)
+    if for_runner is not None and for_runner.lower() not in ("ollama", "lmstudio"):
+        raise InvalidValue("for", f"unknown runner {for_runner[:40]!r}", hint="use --for ollama or --for lmstudio")
+    for_runner = for_runner.lower() if for_runner is not None else None
     if local_dir is not None and not local_dir.strip():
         raise InvalidValue("local_dir", "an empty folder name", hint="name a folder, e.g. --local-dir ./models")
     options = plan_options(
@@ -207,6 +216,11 @@ def get_command(
     )
     for warning in plan.warnings:
         out.warning(warning)
+    if for_runner == "ollama" and len(plan.group.files) > 1:
+        raise UsageError(
+            f"{plan.group.label} is split in {len(plan.group.files)} files and an Ollama Modelfile takes one",
+            hint="take a quant in one file (--quant), or merge the parts with llama-gguf-split --merge",
+        )
     pick = plan.recommendation.pick if plan.recommendation else None
     if pick is not None and quant is None:
         out.info(f"picked {pick.label} ({format_size(pick.size_bytes)}): {pick.reasons[0].text}")
@@ -218,9 +232,19 @@ def get_command(
             service.run_get(plan, progress, on_wait=out.info)
     else:
         service.run_get(plan, on_wait=out.info)
+    if for_runner is not None:
+        plan = service.hand_off(plan, for_runner)
     _report(out, plan, dry_run=False)
     if not out.json_mode:
-        out.hint("run it: " + plan.command)
+        if plan.handoff is not None:
+            for path in plan.handoff.written:
+                out.info(f"wrote {path}")
+            for note in plan.handoff.notes:
+                out.info(note)
+            for line in plan.handoff.commands:
+                out.hint("then: " + line)
+        else:
+            out.hint("run it: " + plan.command)
     for note in plan.download.notes:
         out.warning(note)
 
