@@ -294,3 +294,54 @@ def validated_shape(shape: ModelShape) -> ModelShape:
     if shape.block_count < 1:
         raise ShapeOutOfRange("block_count")
     return shape
+
+
+STOP_TOKEN_KEYS = ("tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id")
+MAX_STOP_TOKEN = 256  # bytes: a stop token longer than this is not one
+
+
+def read_stop_tokens(data: bytes) -> list[str]:
+    """The end-of-sequence and end-of-turn token strings of a GGUF header (the whole KV section in `data`).
+
+    Token ids come before or after the vocabulary depending on the writer, so the vocabulary's string offsets
+    are kept (not the strings) and resolved once both are known. Raises HeaderError on a malformed header;
+    returns what it found when `data` ends early.
+    """
+    reader = _Reader(data)
+    ids: dict[str, int] = {}
+    offsets: list[int] = []
+    try:
+        if bytes(reader.take(4)) != b"GGUF" or reader.unpack("<I") not in (2, 3):
+            raise HeaderError("not a GGUF file")
+        reader.unpack("<Q")
+        for _ in range(reader.unpack("<Q")):
+            key = reader.string(limit=1024)
+            value_type = reader.unpack("<I")
+            if key == "tokenizer.ggml.tokens" and value_type == _ARRAY:
+                if reader.unpack("<I") != _STRING:
+                    raise HeaderError("tokens are not strings")
+                count = reader.unpack("<Q")
+                for _ in range(count):  # bounded by the data: each step consumes at least 8 bytes
+                    offsets.append(reader.pos)
+                    reader.skip_string()
+                continue
+            value = reader.value(value_type, keep=key in STOP_TOKEN_KEYS)
+            if key in STOP_TOKEN_KEYS and isinstance(value, int) and not isinstance(value, bool):
+                ids[key] = value
+    except _Truncated:
+        pass
+    except (struct.error, UnicodeDecodeError) as exc:
+        raise HeaderError(str(exc)) from None
+    found: list[str] = []
+    for key in STOP_TOKEN_KEYS:
+        index = ids.get(key)
+        if index is None or not 0 <= index < len(offsets):
+            continue
+        reader.pos = offsets[index]
+        try:
+            token = reader.string(limit=MAX_STOP_TOKEN)
+        except (_Truncated, HeaderError):
+            continue
+        if token and token not in found and all(ch.isprintable() for ch in token):
+            found.append(token)
+    return found

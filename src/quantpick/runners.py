@@ -1,8 +1,9 @@
 """Hand a downloaded model to Ollama or LM Studio, without a second copy of the weights.
 
-- Ollama: a Modelfile (https://github.com/ollama/ollama/blob/main/docs/modelfile.md): `FROM` the GGUF file and
-  `PARAMETER num_ctx`; Ollama reads the chat template and stop tokens from the GGUF's own metadata when it
-  imports it. `ollama create NAME -f Modelfile` then copies the weights into Ollama's store.
+- Ollama: a Modelfile (https://github.com/ollama/ollama/blob/main/docs/modelfile.md): `FROM` the GGUF file,
+  `PARAMETER num_ctx`, and `PARAMETER stop` for the end-of-sequence and end-of-turn tokens the GGUF header names.
+  No TEMPLATE: a Modelfile's template is a Go template, the GGUF's is Jinja, and Ollama derives its own from the
+  GGUF's metadata on import. `ollama create NAME -f Modelfile` then copies the weights into Ollama's store.
 - LM Studio: its models folder holds `publisher/model/file.gguf` (LM Studio's docs, "Import models":
   ~/.lmstudio/models); quantpick links the cached file there. QUANTPICK_LMSTUDIO_DIR names another folder.
 """
@@ -51,14 +52,28 @@ def write_ollama(
     if mmproj is not None:
         lines.append(f"FROM {mmproj}")
     lines.append(f"PARAMETER num_ctx {ctx}")
+    lines += [f'PARAMETER stop "{token}"' for token in stop_tokens(model_path)]
     folder.mkdir(parents=True, exist_ok=True)
     modelfile = folder / "Modelfile"
     temporary = folder / ".Modelfile.tmp"
     temporary.write_text("\n".join(lines) + "\n")
     os.replace(temporary, modelfile)
     commands = [f"ollama create {name} -f {shlex.quote(str(modelfile))}", f"ollama run {name}"]
-    notes = ["Ollama reads the chat template and stop tokens from the GGUF's metadata; `ollama create` copies it"]
+    notes = ["Ollama derives the chat template from the GGUF's metadata; `ollama create` copies the weights"]
     return Handoff("ollama", [modelfile], commands, notes)
+
+
+def stop_tokens(model_path: Path) -> list[str]:
+    """The file's own end-of-sequence and end-of-turn tokens, from its header (the first 64 MiB at most)."""
+    from quantpick.gguf import HeaderError, read_stop_tokens
+
+    try:
+        with model_path.open("rb") as handle:
+            data = handle.read(64 << 20)
+        tokens = read_stop_tokens(data)
+    except (OSError, HeaderError):
+        return []
+    return [t for t in tokens if '"' not in t and "\\" not in t]
 
 
 def lmstudio_root() -> Path:
