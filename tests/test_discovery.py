@@ -100,3 +100,16 @@ def test_search_finds_gguf_repos_by_name_with_sizes_and_offline(cli, hub, hardwa
     assert hub.count() == 0
     unseen = cli("search", "never-searched", "--hardware", hw)
     assert unseen.exit_code == 4 and "no saved search" in unseen.stderr
+
+
+def test_discovery_works_offline_from_what_was_saved(cli, hub, hardware_file, monkeypatch):
+    from huggingface_hub import constants
+
+    hw = hardware_file(ram=64 * GiB, gpus=[12 * GiB])
+    online = cli("recommend", BASE, "--hardware", hw, "--json").json
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    hub.reset_counts()
+    offline = cli("recommend", BASE, "--hardware", hw, "--json")
+    assert offline.exit_code == 0, offline.stderr
+    assert offline.json["discovery"]["cached"] is True and offline.json["repo"] == online["repo"]
+    assert offline.json["pick"]["quant"] == online["pick"]["quant"] and hub.count() == 0
