@@ -31,7 +31,14 @@ RepoArg = Annotated[str, typer.Argument(metavar="REPO", help=REPO_HELP, show_def
 RevisionOpt = Annotated[
     str | None, typer.Option("--revision", "-r", metavar="REV", help="Branch, tag or commit (default: main).")
 ]
-ModeOpt = Annotated[str, typer.Option("--mode", metavar="MODE", help="auto | speed (GPU only) | quality (GPU + RAM).")]
+ModeOpt = Annotated[
+    str,
+    typer.Option(
+        "--mode",
+        metavar="MODE",
+        help="auto (best quality at --min-speed) | speed (the fastest) | quality (the best that fits).",
+    ),
+]
 CtxOpt = Annotated[
     int | None,
     typer.Option(
