@@ -91,7 +91,10 @@ def test_search_finds_gguf_repos_by_name_with_sizes_and_offline(cli, hub, hardwa
     repos = result.json["repos"]
     assert [r["repo"] for r in repos][:2] == ["mradermacher/Ling-lite-GGUF", "bartowski/inclusionAI_Ling-lite-GGUF"]
     assert BASE not in [r["repo"] for r in repos]  # not a GGUF repo
-    assert repos[0]["est_q4_k_m_bytes"] == int(8e9 * 4.85 / 8) and repos[0]["verdict"] == "fits RAM"
+    from quantpick.catalog import load_catalog
+
+    bpw = load_catalog().get("Q4_K_M").bpw_effective
+    assert repos[0]["est_q4_k_m_bytes"] == int(8e9 * bpw / 8) and repos[0]["verdict"] == "fits RAM"
     assert hub.count("GET", "/api/models") == 2
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     hub.reset_counts()

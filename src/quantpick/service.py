@@ -279,12 +279,14 @@ def search(text: str, *, hardware: Hardware | None = None, limit: int = 20) -> S
     hw = hardware if hardware is not None else probe()
     hits, cached = search_repos(("gguf",), text.strip(), limit)
     budget = compute_budget(hw)
+    q4_k_m = load_catalog().get("Q4_K_M")
+    bpw = (q4_k_m.bpw_effective or q4_k_m.bpw_nominal) if q4_k_m is not None else 4.85
     estimates: list[tuple[int | None, str | None]] = []
     for hit in hits:
         if hit.parameters is None:
             estimates.append((None, None))
             continue
-        size = int(hit.parameters * 4.85 / 8)  # Q4_K_M's effective bpw (the catalog)
+        size = int(hit.parameters * bpw / 8)  # at the catalog's effective bpw of Q4_K_M
         if budget.has_gpu and size <= budget.speed_bytes:
             verdict = "fits GPU"
         elif size <= budget.quality_bytes:
