@@ -8,28 +8,14 @@ from quantpick.errors import InvalidValue, NoFitError, UsageError
 from quantpick.gguf import ModelShape
 from quantpick.hardware import Cpu, Gpu, Hardware, Ram
 from quantpick.naming import RepoFile, parse_repo_files
-from quantpick.rules import Options, compute_budget, plan_without_repo, recommend
+from quantpick.rules import MOE_REFERENCE, Options, compute_budget, plan_without_repo, recommend
 
 GiB = 1024**3
 GB = 1000**3
 CATALOG = load_catalog()
 LLAMA3_8B = ModelShape("llama", 32, 4096, 8192, 32, 8, vocab_size=128256)
 QWEN_72B = ModelShape("qwen2", 80, 8192, 32768, 64, 8, 128, 128, vocab_size=152064)
-QWEN3_30B_MOE = ModelShape(
-    "qwen3moe",
-    48,
-    2048,
-    40960,
-    32,
-    4,
-    128,
-    128,
-    expert_count=128,
-    expert_used_count=8,
-    vocab_size=151936,
-    feed_forward_length=6144,
-    expert_feed_forward_length=768,
-)
+QWEN3_30B_MOE = MOE_REFERENCE[2]  # Qwen3-30B-A3B's shape, as the no-repo plan uses it
 
 # bartowski/Meta-Llama-3.1-8B-Instruct-GGUF-like file sizes (GB)
 SIZES_8B = {

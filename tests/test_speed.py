@@ -4,26 +4,13 @@ import pytest
 
 from quantpick.catalog import load_catalog
 from quantpick.gguf import ModelShape
+from quantpick.rules import MOE_REFERENCE
 from quantpick.speed import active_fraction, estimate, kernel_factor, parameter_count
 
 CATALOG = load_catalog()
 LLAMA31_8B = ModelShape("llama", 32, 4096, 131072, 32, 8, 128, 128, vocab_size=128256, feed_forward_length=14336)
 GEMMA2_2B = ModelShape("gemma2", 26, 2304, 8192, 8, 4, 256, 256, vocab_size=256000, feed_forward_length=9216)
-QWEN3_30B = ModelShape(
-    "qwen3moe",
-    48,
-    2048,
-    40960,
-    32,
-    4,
-    128,
-    128,
-    expert_count=128,
-    expert_used_count=8,
-    vocab_size=151936,
-    feed_forward_length=6144,
-    expert_feed_forward_length=768,
-)
+QWEN3_30B = MOE_REFERENCE[2]  # Qwen3-30B-A3B's shape, as the no-repo plan uses it
 
 
 def test_parameter_counts_of_real_models():

@@ -113,8 +113,7 @@ def with_workers(head: Hardware, workers: list[Worker]) -> Hardware:
         for i, w in enumerate(workers)
     ]
     local = [replace(g, index=len(devices) + i) for i, g in enumerate(head.gpus)]
-    backend = head.backend if head.backend != "cpu" else "cpu"
-    return replace(head, gpus=devices + local, backend=backend)
+    return replace(head, gpus=devices + local)
 
 
 def rpc_addresses(hw: Hardware) -> list[str]:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -65,7 +66,9 @@ def default_table_path() -> Path:
     return Path(__file__).resolve().parents[2] / "data" / "gpu_bandwidth.yaml"
 
 
+@functools.cache
 def load_device_table() -> list[DeviceFigure]:
+    """The shipped table, parsed once per process (a preset, the head and each worker may all need it)."""
     import yaml
 
     try:

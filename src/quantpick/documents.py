@@ -766,7 +766,7 @@ def cluster_doc(result: RepoRecommendation) -> ClusterDoc | None:
         }
         for g in workers
     ]
-    shares = device_shares(rec.pick, hw, rec.reserve, result.view.shape)
+    shares = device_shares(rec.pick, hw, rec.reserve, result.view.shape, result.options.runner)
     network = result.options.network
     embd = (result.view.shape.embedding_length if result.view.shape is not None else None) or 4096
     seconds = network.seconds_per_token(len(workers), embd)

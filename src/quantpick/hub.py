@@ -513,11 +513,11 @@ def _hit(item: object) -> RepoHit | None:
     if not isinstance(item, dict):
         return None
     repo = item.get("id") if isinstance(item.get("id"), str) else item.get("repo")
-    try:
-        validate_repo_id(repo) if isinstance(repo, str) else None
-    except UsageError:
-        return None
     if not isinstance(repo, str):
+        return None
+    try:
+        validate_repo_id(repo)
+    except UsageError:
         return None
     downloads = item.get("downloads")
     modified = item.get("lastModified", item.get("last_modified"))

@@ -48,12 +48,6 @@ RUNTIME_BYTES_PER_TOKEN = 131
 # (pytorch/pytorch#107667). Others have no figure we can cite: llama.cpp's own --fit keeps 1 GiB free per
 # device (common/common.h, fit_params_target), and quantpick keeps the same.
 GPU_RUNTIME: dict[Backend, int] = {"cuda": 330 * MiB, "rocm": GiB, "vulkan": GiB, "metal": GiB}
-GPU_RUNTIME_SOURCE: dict[Backend, str] = {
-    "cuda": "CUDA context ~330 MiB (unslothai/unsloth#6718; NVIDIA, pytorch/pytorch#107667)",
-    "rocm": "llama.cpp's --fit margin of 1 GiB per device (common/common.h)",
-    "vulkan": "llama.cpp's --fit margin of 1 GiB per device (common/common.h)",
-    "metal": "llama.cpp's --fit margin of 1 GiB per device (common/common.h)",
-}
 
 # Every n-th layer attends globally, the others through a sliding window (llama-model.cpp set_swa_pattern).
 SWA_PATTERN_BY_ARCH = {

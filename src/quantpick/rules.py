@@ -15,7 +15,6 @@ from quantpick.gguf import ModelShape
 from quantpick.hardware import Hardware
 from quantpick.memory import (
     CELL_PADDING,
-    DEFAULT_UBATCH,
     Reserve,
     RunnerSettings,
     compute_bytes,
@@ -987,7 +986,9 @@ def layer_devices(layers: int, gpu_layers: int, split: list[float]) -> list[int 
     return devices
 
 
-def device_shares(cand: Candidate, hw: Hardware, reserve: Reserve, shape: ModelShape | None) -> list[DeviceShare]:
+def device_shares(
+    cand: Candidate, hw: Hardware, reserve: Reserve, shape: ModelShape | None, runner: RunnerSettings
+) -> list[DeviceShare]:
     """Where the pick's memory goes, device by device: each layer's weights and KV cache on the device llama.cpp
     gives it by -ts, the token embedding and the logits on the head's CPU."""
     if cand.memory is None or shape is None or not hw.gpus:
@@ -1001,7 +1002,7 @@ def device_shares(cand: Candidate, hw: Hardware, reserve: Reserve, shape: ModelS
     per_layer = max(cand.size_bytes - embedding - output, 0) / max(layers, 1)
     kv_per_layer = (reserve.kv_cache_bytes or 0) / max(layers, 1)
     vocab = shape.vocab_size or 32000
-    logits = 4 * vocab * reserve_micro_batch(reserve)
+    logits = 4 * vocab * runner.micro_batch(reserve.ctx)
     layer_compute = max((reserve.compute_bytes or 0) // max(len(hw.gpus), 1) - logits, 0)
     sizes = [0.0] * len(hw.gpus)
     counts = [0] * len(hw.gpus)
@@ -1023,7 +1024,3 @@ def device_shares(cand: Candidate, hw: Hardware, reserve: Reserve, shape: ModelS
     ]
     shares.append(DeviceShare("cpu", "head", int(cpu), sum(1 for d in placed[:layers] if d is None)))
     return shares
-
-
-def reserve_micro_batch(reserve: Reserve) -> int:
-    return min(DEFAULT_UBATCH, max(reserve.ctx, 1))

@@ -211,8 +211,9 @@ def _header_group(parsed: ParsedRepo) -> QuantGroup | None:
 DISCOVERY_UPLOADERS = 3  # the leading uploaders compared, each costing a listing and a header request
 
 
-def _no_gguf(exc: HubError) -> bool:
-    return exc.code == "no_gguf"
+def _discovers(exc: HubError, revision: str | None, file: str | None) -> bool:
+    """A repo without GGUF files, asked for by name alone: look for its quantizations instead."""
+    return exc.code == "no_gguf" and revision is None and file is None
 
 
 def discover(base: str, hw: Hardware, options: Options) -> tuple[RepoRecommendation, Discovery]:
@@ -317,7 +318,7 @@ def recommend(
     try:
         view = load_repo(repo, revision)
     except HubError as exc:
-        if not (_no_gguf(exc) and discover_quantizations and revision is None and file is None):
+        if not (discover_quantizations and _discovers(exc, revision, file)):
             raise
         return discover(repo, hw, options or Options())[0]
     opts = _with_file_quant(options or Options(), view, file)
@@ -396,7 +397,7 @@ def plan_get(
     try:
         view = load_repo(repo, revision)
     except HubError as exc:
-        if not (_no_gguf(exc) and discover_quantizations and revision is None and file is None):
+        if not (discover_quantizations and _discovers(exc, revision, file)):
             raise
         chosen, discovery = discover(repo, hw, options or Options())
         plan = plan_get(

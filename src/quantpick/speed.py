@@ -21,7 +21,6 @@ from quantpick.states import Backend
 GPU_EFFICIENCY = 0.80
 GPU_SECONDS_PER_LAYER = 0.0001
 CPU_EFFICIENCY = 0.70
-EFFICIENCY = CPU_EFFICIENCY  # kept for the basis text of CPU-only estimates
 EFFICIENCY_SOURCE = "efficiency 0.80 GPU / 0.70 CPU, fitted to published llama.cpp tg128 results (bench/speed)"
 
 # When the probe has no figure and no flag gives one. Theoretical peaks from the makers' specifications.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 import typer
@@ -178,6 +177,8 @@ def get_command(
     for_runner = for_runner.lower() if for_runner is not None else None
     if local_dir is not None and not local_dir.strip():
         raise InvalidValue("local_dir", "an empty folder name", hint="name a folder, e.g. --local-dir ./models")
+    target = repo_target(repo, revision, quant)
+    quant = target.quant
     options = plan_options(
         mode=mode,
         ctx=context,
@@ -198,10 +199,6 @@ def get_command(
         network_latency=network_latency,
     )
     hw = machine(hardware, vram, ram, backend, gpu, rpc)
-    target = repo_target(repo, revision, quant)
-    if target.quant is not None and target.quant != quant:
-        options = dataclasses.replace(options, quant=target.quant)
-    quant = options.quant
     plan = service.plan_get(
         target.repo,
         hardware=hw,

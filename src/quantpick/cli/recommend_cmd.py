@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 import typer
@@ -131,6 +130,9 @@ def recommend_command(
     from quantpick import service
 
     out = output(ctx)
+    target = repo_target(repo, revision, quant) if repo is not None else None
+    if target is not None:
+        quant = target.quant
     options = plan_options(
         mode=mode,
         ctx=context,
@@ -154,14 +156,11 @@ def recommend_command(
     hw = machine(hardware, vram, ram, backend, gpu, rpc)
     for warning in hw.warnings:
         out.warning(warning)
-    if repo is None:
+    if target is None:
         plan = service.plan_sizes(hardware=hw, options=options, extra_sizes=(extra_size,) if extra_size else ())
         return render_plan(out, plan)
     if extra_size is not None:
         out.warning("--params is ignored with a REPO: the repo's real file sizes are used")
-    target = repo_target(repo, revision, quant)
-    if target.quant != quant and target.quant is not None:
-        options = dataclasses.replace(options, quant=target.quant)
     result = service.recommend(
         target.repo,
         hardware=hw,
