@@ -45,6 +45,9 @@ int main(int argc, char ** argv) {
     struct llama_context_params cparams = llama_context_default_params();
     cparams.n_ctx = (uint32_t) atoi(argv[2]);
     cparams.n_seq_max = (uint32_t) atoi(argv[3]);
+    // llama-server keeps one output row per slot (tools/server/server-context.cpp, server_output_limits)
+    cparams.n_outputs_max = cparams.n_seq_max;
+    cparams.n_outputs_max_per_seq = 1;
     cparams.kv_unified = atoi(argv[4]) != 0;
     cparams.n_ubatch = (uint32_t) atoi(argv[5]);
     cparams.n_batch = cparams.n_ubatch > 2048 ? cparams.n_ubatch : 2048;

@@ -54,8 +54,8 @@ class Scenario:
 
 GGML_TYPES = {"f16": 1, "q8_0": 8}
 SCENARIOS = (
-    Scenario("llama-cli defaults (1 sequence), 8k", 8192),
-    Scenario("llama-cli defaults (1 sequence), 32k", 32768),
+    Scenario("llama-server -np 1, 8k", 8192),
+    Scenario("llama-server -np 1, 32k", 32768),
     Scenario("llama-server defaults (4 slots, unified KV), 8k", 8192, seqs=4),
     Scenario("llama-server -np 4 (4 separate KV streams), 8k", 8192, seqs=4, unified=False),
     Scenario("flash attention off, 1 sequence, 8k", 8192, flash_attn=0),

@@ -40,9 +40,11 @@ CACHE_TYPE_BYTES: dict[str, float] = {
 # Outside the logged buffers, measured with bench/accuracy's probe on the CPU backend (VmRSS before and after
 # loading and context creation): the process and its libraries (6.5 MiB), the model's metadata (1.3 MiB plus
 # 131 bytes per vocabulary token, the vocabulary's strings and maps) and the context's graph metadata
-# (2.3-6.1 MiB measured, 6 MiB kept).
+# (2.3-6.1 MiB measured, 6 MiB kept); each slot past the first adds about 4.4 bytes per vocabulary token
+# (1.1-1.3 MiB per slot for the 256k vocabularies, bench/accuracy/results.md), 4 kept.
 CPU_RUNTIME_BASE = 14 * MiB
 RUNTIME_BYTES_PER_TOKEN = 131
+RUNTIME_BYTES_PER_TOKEN_PER_SLOT = 4
 # A GPU backend's own context, per device. CUDA: about 330 MiB measured under llama-server
 # (unslothai/unsloth#6718), in line with NVIDIA's ~300 MB for a context with lazy module loading
 # (pytorch/pytorch#107667). Others have no figure we can cite: llama.cpp's own --fit keeps 1 GiB free per
@@ -232,25 +234,33 @@ def kv_cache_bytes(shape: ModelShape, ctx: int, settings: RunnerSettings | None 
 
 
 def compute_bytes(shape: ModelShape, ctx: int, settings: RunnerSettings | None = None) -> int:
-    """The compute buffer: the larger of two peaks of the prompt graph for one micro-batch of u tokens.
+    """llama-server's compute buffer: the largest peak of the prompt graph for one micro-batch of u tokens, plus
+    the graph's inputs (one f32 row of embeddings per token and the KQ masks).
 
-    - at the output: f32 logits for every row (4 x vocab x u), six f32 rows of the hidden state (24 x embd x u)
-      and the KQ masks;
+    llama-server b11434 keeps one output row per slot (n_outputs_max = -np, tools/server/server-context.cpp), so
+    the logits are 4 x vocab x slots, and the peak is inside a layer:
+    - a dense FFN: gate, up and their product (3 x ff) beside four f32 hidden rows;
+    - an MoE FFN: the larger of the same for the used experts, and the used experts' outputs (2 x used x embd)
+      while they are weighed and summed;
+    - a recurrent (Mamba) layer: seven rows of the inner size;
     - without flash attention, in attention: the f32 scores of the widest layer (4 x heads x cells x u), the
       masks, and Q/K/V with their copies (4 x u x (3 embd + 3 heads x key + 2 kv_heads x key)).
     The masks are [cells x u] per cache kind (full and sliding window), f16 with flash attention, f32 without.
+    Measured against llama-server b11434 on the bench/accuracy models (bench/accuracy/results.md).
     """
     settings = settings or RunnerSettings()
     u = settings.micro_batch(ctx)
-    vocab = shape.vocab_size or DEFAULT_VOCAB
     embd = shape.embedding_length or 4096
     cells = _cells(shape, ctx, settings)
     attends = any(_per_layer(shape.head_count_kv, i, 1) for i in range(shape.block_count))
     mask_cells = (cells.full + cells.swa) if attends else 0
     masks = (2 if settings.flash else 4) * u * mask_cells
-    at_output = 4 * vocab * u + 24 * embd * u + masks
+    inputs = 4 * embd * u + masks
+    in_layer = layer_peak_bytes(shape, u)
+    at_output = 4 * (shape.vocab_size or DEFAULT_VOCAB) * min(settings.slots, u)
+    peak = max(in_layer + inputs, at_output + inputs)
     if settings.flash or not attends:
-        return at_output
+        return peak
     widest = 0
     for layer in range(shape.block_count):
         heads, key_length, _ = _head_dims(shape, layer)
@@ -261,7 +271,96 @@ def compute_bytes(shape: ModelShape, ctx: int, settings: RunnerSettings | None =
         scores = 4 * heads * layer_cells * u
         qkv = 4 * u * (3 * embd + 3 * heads * key_length + 2 * kv_heads * key_length)
         widest = max(widest, scores + qkv)
-    return max(at_output, widest + masks)
+    return max(peak, widest + masks)
+
+
+def layer_peak_bytes(shape: ModelShape, u: int) -> int:
+    """The f32 intermediates alive at once inside the busiest layer (FFN or recurrent block) for u tokens."""
+    embd = shape.embedding_length or 4096
+    rows = 4 * embd  # the residual, the norm and the two halves of an add
+    # a header without the FFN width: the classic transformer's 4 x embd
+    dense_ff = shape.feed_forward_length or (0 if shape.ssm_inner_size else 4 * embd)
+    if shape.expert_count and shape.expert_used_count:
+        used = shape.expert_used_count
+        expert_ff = shape.expert_feed_forward_length or dense_ff
+        moe = max(3 * used * expert_ff + rows, 2 * used * embd + used * expert_ff + 2 * embd)
+        dense = 3 * dense_ff + rows if shape.leading_dense_block_count else 0
+        per_token = max(moe, dense)
+    elif dense_ff:
+        per_token = 3 * dense_ff + rows
+    else:
+        per_token = rows
+    if shape.ssm_inner_size:
+        per_token = max(per_token, 7 * shape.ssm_inner_size)
+    return 4 * u * per_token
+
+
+# llama.cpp's scheduler keeps this many copies of every split input when it runs devices as a pipeline
+# (GGML_SCHED_MAX_COPIES, ggml/src/ggml-backend.cpp): with several devices and every layer offloaded.
+SCHED_COPIES = 4
+
+
+@dataclass(frozen=True)
+class DeviceLayers:
+    """What one device of a layer split holds, for its compute buffer."""
+
+    first: bool  # it takes the embeddings from the CPU
+    layers: int  # repeating layers on it
+    last: bool  # it holds the last repeating layer (which runs its FFN for the output rows only)
+    output: bool  # it holds the output layer
+
+
+def device_compute_bytes(
+    shape: ModelShape, ctx: int, settings: RunnerSettings, device: DeviceLayers, *, pipeline: bool
+) -> int:
+    """One device's compute buffer in a layer split across devices, as llama-server b11434 reserves it.
+
+    Each device holds its own peak (the FFN of a layer before the last, else the attention of the last) and the
+    inputs of its part of the graph: the hidden state from the device before it (three f32 rows for the first,
+    which merges token and embedding inputs), the KQ masks and positions. With pipeline parallelism (several
+    devices, every layer offloaded) each input is held SCHED_COPIES times. Measured with two rpc-servers on
+    loopback: 200.6 and 72.0 MiB logged, 200.6 and 72.1 MiB here (bench/rpc/results.md).
+    """
+    u = settings.micro_batch(ctx)
+    embd = shape.embedding_length or 4096
+    row = 4 * embd * u
+    outputs = min(settings.slots, u)
+    total = 4 * (shape.vocab_size or DEFAULT_VOCAB) * outputs if device.output else 0
+    if not device.layers:
+        return total + 4 * embd * outputs
+    copies = SCHED_COPIES if pipeline else 1
+    cells = _cells(shape, ctx, settings)
+    attends = any(_per_layer(shape.head_count_kv, i, 1) for i in range(shape.block_count))
+    masks = (2 if settings.flash else 4) * u * (cells.full + cells.swa) if attends else 0
+    positions = 28 * u  # i32 positions, i64 K and V cell indices, i64 slot ids
+    inputs = (3 if device.first else 1) * row + masks + positions
+    peak = layer_peak_bytes(shape, u) if device.layers > int(device.last) else 4 * row
+    if attends and not settings.flash:
+        attention = compute_bytes(shape, ctx, settings) - masks
+        # the input copies cannot be reused for the scores: four more rows than on one device (measured)
+        peak = max(peak, attention + (4 * row if copies > 1 else 0))
+    return total + copies * inputs + peak
+
+
+def runs_as_pipeline(devices: int, all_layers_offloaded: bool, tensor_overrides: bool) -> bool:
+    """llama.cpp's rule (llama-context.cpp): several devices, every layer (the output layer included) offloaded,
+    and no tensor overrides (--n-cpu-moe is one)."""
+    return devices > 1 and all_layers_offloaded and not tensor_overrides
+
+
+def head_compute_bytes(shape: ModelShape, ctx: int, settings: RunnerSettings, *, pipeline: bool) -> int:
+    """The head's CPU compute buffer when every layer is offloaded: the token embeddings (two f32 rows, token
+    and merged input) and the graph inputs (two embedding rows, the masks), those SCHED_COPIES times when the
+    split runs as a pipeline. Logged with two rpc-servers at 2048 cells: 88.1 MiB (160.1 without flash
+    attention); the same here (bench/rpc/results.md)."""
+    u = settings.micro_batch(ctx)
+    row = 4 * (shape.embedding_length or 4096) * u
+    cells = _cells(shape, ctx, settings)
+    attends = any(_per_layer(shape.head_count_kv, i, 1) for i in range(shape.block_count))
+    masks = (2 if settings.flash else 4) * u * (cells.full + cells.swa) if attends else 0
+    copies = SCHED_COPIES if pipeline else 1
+    extra = 2 * row if attends and not settings.flash else 0  # without flash attention: two more rows (measured)
+    return 2 * row + copies * (2 * row + masks + 28 * u + extra)
 
 
 def output_bytes(shape: ModelShape, settings: RunnerSettings | None = None) -> int:
@@ -270,9 +369,10 @@ def output_bytes(shape: ModelShape, settings: RunnerSettings | None = None) -> i
     return 4 * (shape.vocab_size or DEFAULT_VOCAB) * settings.slots
 
 
-def runtime_bytes(shape: ModelShape) -> int:
+def runtime_bytes(shape: ModelShape, slots: int = 1) -> int:
     """Process memory outside the buffers on the CPU: libraries, model metadata, graph metadata (measured)."""
-    return CPU_RUNTIME_BASE + RUNTIME_BYTES_PER_TOKEN * (shape.vocab_size or DEFAULT_VOCAB)
+    vocab = shape.vocab_size or DEFAULT_VOCAB
+    return CPU_RUNTIME_BASE + RUNTIME_BYTES_PER_TOKEN * vocab + RUNTIME_BYTES_PER_TOKEN_PER_SLOT * vocab * (slots - 1)
 
 
 def estimate_reserve(
@@ -285,7 +385,7 @@ def estimate_reserve(
 ) -> Reserve:
     """Everything besides the weights; `gpu_backend` adds that backend's context on each of `gpu_count` GPUs.
 
-    With several GPUs (a layer split) each holds a compute buffer for its layers; only the last holds the logits.
+    With several GPUs (a layer split) each holds a compute buffer for its layers (device_compute_bytes).
     """
     settings = settings or RunnerSettings()
     if user_reserve is not None:
@@ -304,11 +404,12 @@ def estimate_reserve(
     kv = kv_cache_bytes(shape, ctx, settings)
     compute = compute_bytes(shape, ctx, settings)
     if gpu_backend is not None and gpu_count > 1:
-        logits = 4 * (shape.vocab_size or DEFAULT_VOCAB) * settings.micro_batch(ctx)
-        compute += (gpu_count - 1) * max(compute - logits, 0)
+        # A layer split over every GPU, run as a pipeline: the first takes the embeddings, the last the output.
+        devices = [DeviceLayers(i == 0, 2, i == gpu_count - 1, i == gpu_count - 1) for i in range(gpu_count)]
+        compute = sum(device_compute_bytes(shape, ctx, settings, d, pipeline=True) for d in devices)
     output = output_bytes(shape, settings)
     gpu_runtime = GPU_RUNTIME.get(gpu_backend, 0) * max(gpu_count, 1) if gpu_backend is not None else 0
-    runtime = runtime_bytes(shape) + gpu_runtime
+    runtime = runtime_bytes(shape, settings.slots) + gpu_runtime
     slots = f"{settings.slots} slot{'s' if settings.slots > 1 else ''}"
     if settings.slots > 1:
         slots += ", unified" if settings.unified else ", one stream each"
