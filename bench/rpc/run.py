@@ -31,7 +31,14 @@ WORK = ROOT / "bench" / "_work" / "accuracy"
 BIN = WORK / "llama" / "build" / "bin"
 MODEL = WORK / "models" / "llama2-mha-Q4_K_M.gguf"
 MiB = 1024**2
-WORKERS = (("127.0.0.1:50052", "1GiB"), ("127.0.0.1:50053", "512MiB"))
+ADDRESSES = ("127.0.0.1:50052", "127.0.0.1:50053")
+# (worker memory figures given to quantpick, extra quantpick flags): the first puts every repeating layer on the
+# first worker and the output layer on the second; the others split the layers 3 + 1 (with the output layer).
+SETUPS = (
+    (("1GiB", "512MiB"), ()),
+    (("768MiB", "768MiB"), ()),
+    (("768MiB", "768MiB"), ("--flash-attn", "off")),
+)
 _BUFFER = re.compile(r"(\S+) +(model|KV|compute) buffer size = +([\d.]+) MiB")
 
 
@@ -63,78 +70,98 @@ def wait_ready(port: int, server: subprocess.Popen, seconds: float = 300) -> Non
     raise SystemExit("llama-server did not become ready")
 
 
+def plan_and_run(hub: object, home: str, sizes: tuple[str, str], extra: tuple[str, ...]) -> list[str]:
+    """Plan with quantpick, run its printed command against the rpc-servers, and compare device by device."""
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HOME": home, "PYTHONPATH": str(ROOT / "src")}  # type: ignore[attr-defined]
+    rpc = [flag for address, size in zip(ADDRESSES, sizes, strict=True) for flag in ("--rpc", f"{address}={size}")]
+    plan_args = ["bench/Llama2-shape-GGUF", "--quant", "Q4_K_M", "--ctx", "2048", "--parallel", "1", *extra]
+    plan_args += ["--vram", "0", "--ram", "2GiB", *rpc]
+    plan = quantpick(env, "recommend", *plan_args)
+    got = quantpick(env, "get", *plan_args)
+    port = free_port()
+    command = got["command"].split() + ["--port", str(port), "--host", "127.0.0.1", "-lv", "4"]
+    log_path = Path(home) / "server.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen([str(BIN / command[0]), *command[1:]], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_ready(port, server)
+            request = json.dumps({"prompt": "Hello", "n_predict": 8}).encode()
+            with urllib.request.urlopen(
+                urllib.request.Request(f"http://127.0.0.1:{port}/completion", data=request), timeout=120
+            ) as answer:
+                completion = json.loads(answer.read())
+        finally:
+            server.terminate()
+            server.wait(30)
+    (WORK / "rpc-server.log").write_text(log_path.read_text())  # kept for a look: bench/_work/accuracy
+    logged: dict[str, float] = {}
+    for buffer, _kind, mib in _BUFFER.findall(log_path.read_text()):
+        logged[buffer] = logged.get(buffer, 0.0) + float(mib) * MiB
+    rows = [
+        f"### Workers {' and '.join(sizes)}{' ' + ' '.join(extra) if extra else ''}",
+        "",
+        f"quantpick's command: `{got['command'].replace(home, '$HF_HOME')}`",
+        "",
+        f"Generated {completion.get('tokens_predicted', 0)} tokens"
+        f" ({completion.get('timings', {}).get('predicted_per_second', 0):.1f} tok/s).",
+        "",
+        "| device | quantpick: layers, bytes | llama.cpp: model + KV + compute | error | bar (10%) |",
+        "|---|---:|---:|---:|:-:|",
+    ]
+    failures = 0
+    runtime = plan["pick"]["memory"]["runtime_bytes"]
+    for device in plan["cluster"]["devices"]:
+        if device["host"] == "head":
+            # the head's buffers only: the runtime outside them is not in llama.cpp's log
+            names = [b for b in logged if not b.startswith("RPC")]
+            planned = device["bytes"] - runtime
+        else:
+            names = [b for b in logged if f"[{device['host']}]" in b]
+            planned = device["bytes"]
+        actual = sum(logged[b] for b in names)
+        error = (planned - actual) / actual if actual else float("inf")
+        ok = abs(error) <= 0.10
+        failures += not ok
+        rows.append(
+            f"| {device['device']} ({device['host']}) | {device['layers']}, {planned / MiB:.1f} MiB |"
+            f" {actual / MiB:.1f} MiB ({', '.join(names)}) | {error:+.1%} | {'yes' if ok else '**no**'} |"
+        )
+    rows += ["", f"Devices outside the bar: {failures}.", "", "llama.cpp's buffers:", ""]
+    rows += [f"- {name}: {size / MiB:.1f} MiB" for name, size in sorted(logged.items())]
+    return rows + [""]
+
+
 def main() -> None:
     from localhub import LocalHub
 
-    servers = [
-        subprocess.Popen(
-            [str(BIN / "ggml-rpc-server"), "-H", "127.0.0.1", "-p", address.rsplit(":", 1)[1]],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for address, _ in WORKERS
+    rows = [
+        "# quantpick's several-machines plan vs llama.cpp RPC (loopback)",
+        "",
+        "Produced by `python bench/rpc/run.py`: two rpc-servers on 127.0.0.1 (CPU devices), the head on this"
+        " machine, the bench/accuracy Llama-2-7B-shaped Q4_K_M (4 layers), context 2048, one slot. The head's row"
+        " compares its buffers only (quantpick's figure less its runtime estimate, which llama.cpp does not log).",
+        "",
     ]
-    time.sleep(1.5)
-    rows: list[str] = []
-    try:
-        with LocalHub() as hub, tempfile.TemporaryDirectory() as home:
-            hub.add_repo("bench/Llama2-shape-GGUF", {"Llama2-shape-Q4_K_M.gguf": MODEL.read_bytes()})
-            env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HOME": home, "PYTHONPATH": str(ROOT / "src")}
-            rpc = [flag for address, size in WORKERS for flag in ("--rpc", f"{address}={size}")]
-            plan_args = ["bench/Llama2-shape-GGUF", "--quant", "Q4_K_M", "--ctx", "2048", "--parallel", "1"]
-            plan_args += ["--vram", "0", "--ram", "2GiB", *rpc]
-            plan = quantpick(env, "recommend", *plan_args)
-            got = quantpick(env, "get", *plan_args)
-            port = free_port()
-            command = got["command"].split() + ["--port", str(port), "--host", "127.0.0.1", "-lv", "4"]
-            log_path = Path(home) / "server.log"
-            with log_path.open("w") as log:
-                server = subprocess.Popen([str(BIN / command[0]), *command[1:]], stdout=log, stderr=subprocess.STDOUT)
-                try:
-                    wait_ready(port, server)
-                    request = json.dumps({"prompt": "Hello", "n_predict": 8}).encode()
-                    with urllib.request.urlopen(
-                        urllib.request.Request(f"http://127.0.0.1:{port}/completion", data=request), timeout=120
-                    ) as answer:
-                        completion = json.loads(answer.read())
-                finally:
-                    server.terminate()
-                    server.wait(30)
-            (WORK / "rpc-server.log").write_text(log_path.read_text())  # kept for a look: bench/_work/accuracy
-            logged: dict[str, float] = {}
-            for buffer, _kind, mib in _BUFFER.findall(log_path.read_text()):
-                logged[buffer] = logged.get(buffer, 0.0) + float(mib) * MiB
-            rows += [
-                "# quantpick's several-machines plan vs llama.cpp RPC (loopback)",
-                "",
-                "Produced by `python bench/rpc/run.py`: two rpc-servers on 127.0.0.1 (CPU devices), the head on this"
-                " machine, the bench/accuracy Llama-2-7B-shaped Q4_K_M (4 layers), context 2048, one slot.",
-                "",
-                f"quantpick's command: `{got['command']}`",
-                "",
-                f"Generated {completion.get('tokens_predicted', 0)} tokens"
-                f" ({completion.get('timings', {}).get('predicted_per_second', 0):.1f} tok/s).",
-                "",
-                "| device | quantpick: layers, bytes | llama.cpp: model + KV + compute | error | bar (10%) |",
-                "|---|---:|---:|---:|:-:|",
-            ]
-            failures = 0
-            for device in (d for d in plan["cluster"]["devices"] if d["host"] != "head"):
-                name = next((b for b in logged if f"[{device['host']}]" in b), None)
-                actual = logged.get(name, 0.0) if name else 0.0
-                error = (device["bytes"] - actual) / actual if actual else float("inf")
-                ok = abs(error) <= 0.10
-                failures += not ok
-                rows.append(
-                    f"| {device['device']} | {device['layers']}, {device['bytes'] / MiB:.1f} MiB |"
-                    f" {actual / MiB:.1f} MiB ({name}) | {error:+.1%} | {'yes' if ok else '**no**'} |"
-                )
-            rows += ["", f"Devices outside the bar: {failures}.", "", "llama.cpp's buffers:", ""]
-            rows += [f"- {name}: {size / MiB:.1f} MiB" for name, size in sorted(logged.items())]
-    finally:
-        for server in servers:
-            server.terminate()
-    text = "\n".join(rows) + "\n"
+    for sizes, extra in SETUPS:
+        # a fresh pair of rpc-servers per run: ggml-rpc-server may exit when a client goes away mid-session
+        servers = [
+            subprocess.Popen(
+                [str(BIN / "ggml-rpc-server"), "-H", "127.0.0.1", "-p", address.rsplit(":", 1)[1]],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for address in ADDRESSES
+        ]
+        time.sleep(1.5)
+        try:
+            with LocalHub() as hub, tempfile.TemporaryDirectory() as home:
+                hub.add_repo("bench/Llama2-shape-GGUF", {"Llama2-shape-Q4_K_M.gguf": MODEL.read_bytes()})
+                rows += plan_and_run(hub, home, sizes, extra)
+        finally:
+            for server in servers:
+                server.terminate()
+                server.wait(10)
+    text = "\n".join(rows)
     (ROOT / "bench" / "rpc" / "results.md").write_text(text)
     print(text)
 

@@ -15,12 +15,16 @@ from quantpick.gguf import ModelShape
 from quantpick.hardware import Hardware
 from quantpick.memory import (
     CELL_PADDING,
+    DeviceLayers,
     Reserve,
     RunnerSettings,
     compute_bytes,
+    device_compute_bytes,
     estimate_reserve,
+    head_compute_bytes,
     kv_cache_bytes,
     max_context_within,
+    runs_as_pipeline,
 )
 from quantpick.naming import ParsedRepo, QuantGroup
 from quantpick.sizes import GiB, format_size
@@ -990,7 +994,8 @@ def device_shares(
     cand: Candidate, hw: Hardware, reserve: Reserve, shape: ModelShape | None, runner: RunnerSettings
 ) -> list[DeviceShare]:
     """Where the pick's memory goes, device by device: each layer's weights and KV cache on the device llama.cpp
-    gives it by -ts, the token embedding and the logits on the head's CPU."""
+    gives it by -ts, each device's own compute buffer (memory.device_compute_bytes), the token embedding and the
+    head's compute buffer on the head's CPU."""
     if cand.memory is None or shape is None or not hw.gpus:
         return []
     layers = shape.block_count
@@ -1001,12 +1006,9 @@ def device_shares(
     output = (shape.vocab_size or 0) * (shape.embedding_length or 0) * max(bpw, 6.5625) / 8  # Q6_K or better
     per_layer = max(cand.size_bytes - embedding - output, 0) / max(layers, 1)
     kv_per_layer = (reserve.kv_cache_bytes or 0) / max(layers, 1)
-    vocab = shape.vocab_size or 32000
-    logits = 4 * vocab * runner.micro_batch(reserve.ctx)
-    layer_compute = max((reserve.compute_bytes or 0) // max(len(hw.gpus), 1) - logits, 0)
     sizes = [0.0] * len(hw.gpus)
     counts = [0] * len(hw.gpus)
-    cpu = embedding + logits + (reserve.output_bytes or 0) + (reserve.runtime_bytes or 0) - reserve.gpu_runtime_bytes
+    cpu = embedding + (reserve.output_bytes or 0) + (reserve.runtime_bytes or 0) - reserve.gpu_runtime_bytes
     for layer, device in enumerate(placed):
         weights = output if layer == layers else per_layer
         kv = 0.0 if layer == layers else kv_per_layer
@@ -1015,12 +1017,29 @@ def device_shares(
             continue
         sizes[device] += weights + kv
         counts[device] += layer < layers
+    used = {d for d in placed if d is not None}
+    pipeline = runs_as_pipeline(len(used), None not in placed, bool(cand.cpu_moe_layers))
+    ctx = reserve.ctx
+
+    def holds(device: int | None) -> DeviceLayers:
+        mine = [i for i, d in enumerate(placed) if d == device]
+        return DeviceLayers(0 in mine, sum(1 for i in mine if i < layers), layers - 1 in mine, layers in mine)
+
+    if None in placed:
+        cpu += 2 * 4 * (shape.embedding_length or 0) * runner.micro_batch(ctx)
+        cpu += device_compute_bytes(shape, ctx, runner, holds(None), pipeline=False)
+    else:
+        cpu += head_compute_bytes(shape, ctx, runner, pipeline=pipeline)
     per_device_runtime = reserve.gpu_runtime_bytes // max(len(hw.gpus), 1)
     shares = [
         DeviceShare(
-            gpu.name, gpu.rpc or "head", int(size + (layer_compute if count else 0) + per_device_runtime), count
+            gpu.name,
+            gpu.rpc or "head",
+            int(size + (device_compute_bytes(shape, ctx, runner, holds(i), pipeline=pipeline) if i in used else 0))
+            + per_device_runtime,
+            count,
         )
-        for gpu, size, count in zip(hw.gpus, sizes, counts, strict=True)
+        for i, (gpu, size, count) in enumerate(zip(hw.gpus, sizes, counts, strict=True))
     ]
     shares.append(DeviceShare("cpu", "head", int(cpu), sum(1 for d in placed[:layers] if d is None)))
     return shares
