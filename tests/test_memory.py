@@ -144,6 +144,8 @@ FIRST_ALL = DeviceLayers(first=True, layers=4, last=True, output=False)
 FIRST_THREE = DeviceLayers(first=True, layers=3, last=False, output=False)
 LAST_AND_OUTPUT = DeviceLayers(first=False, layers=1, last=True, output=True)
 OUTPUT_ONLY = DeviceLayers(first=False, layers=0, last=False, output=True)
+LATER_TWO_AND_OUTPUT = DeviceLayers(first=False, layers=2, last=True, output=True)
+FIRST_ALL_AND_OUTPUT = DeviceLayers(first=True, layers=4, last=True, output=True)
 RPC_RUN = RunnerSettings(parallel=1)
 
 
@@ -157,12 +159,29 @@ RPC_RUN = RunnerSettings(parallel=1)
         (LAST_AND_OUTPUT, 2048, RPC_RUN, 72.04),  # the last layer runs its FFN for the output row only
         (FIRST_THREE, 2048, RunnerSettings(parallel=1, flash_attn="off"), 344.04),
         (LAST_AND_OUTPUT, 2048, RunnerSettings(parallel=1, flash_attn="off"), 264.02),
+        (LATER_TWO_AND_OUTPUT, 2048, RPC_RUN, 120.54),  # -ts 0.6,1: one incoming row, the FFN without the merge
     ],
 )
 def test_each_device_of_a_pipeline_holds_its_own_compute_buffer(
     device: DeviceLayers, ctx: int, settings: RunnerSettings, logged_mib: float
 ) -> None:
     assert mib(device_compute_bytes(LLAMA2, ctx, settings, device, pipeline=True)) == pytest.approx(
+        logged_mib, rel=0.04
+    )
+
+
+# Without a pipeline (one device, or layers left on the CPU) inputs are freed once used. Logged the same way:
+# one rpc-server -ngl 5; two rpc-servers -ngl 4 -ts 1,1 (the CPU runs layer 0, then 2 layers, then 1 + output).
+@pytest.mark.parametrize(
+    ("device", "logged_mib"),
+    [
+        (FIRST_ALL_AND_OUTPUT, 98.51),
+        (DeviceLayers(first=False, layers=2, last=False, output=False), 82.51),
+        (LAST_AND_OUTPUT, 42.01),  # the incoming row is the residual of the last layer's attention
+    ],
+)
+def test_without_a_pipeline_a_device_reuses_its_inputs(device: DeviceLayers, logged_mib: float) -> None:
+    assert mib(device_compute_bytes(LLAMA2, 2048, RPC_RUN, device, pipeline=False)) == pytest.approx(
         logged_mib, rel=0.04
     )
 
@@ -187,8 +206,9 @@ def test_copies_only_when_llama_cpp_runs_a_pipeline() -> None:
     assert not runs_as_pipeline(2, all_layers_offloaded=True, tensor_overrides=True)  # --n-cpu-moe
     piped = device_compute_bytes(LLAMA2, 2048, RPC_RUN, FIRST_THREE, pipeline=True)
     alone = device_compute_bytes(LLAMA2, 2048, RPC_RUN, FIRST_THREE, pipeline=False)
-    inputs = (piped - alone) // (SCHED_COPIES - 1)
-    assert mib(inputs) == pytest.approx(26.0, abs=0.1)  # three f32 rows of 4096 x 512 and a 2048 x 512 f16 mask
+    # the pipeline holds SCHED_COPIES copies of three f32 rows of 4096 x 512 and a 2048 x 512 f16 mask (26 MiB);
+    # alone the device keeps only the mask beside its peak
+    assert mib(piped - alone) == pytest.approx(SCHED_COPIES * 26.0 - 2.0, abs=0.1)
 
 
 def test_output_buffer_is_one_row_of_logits_per_slot() -> None:

@@ -315,11 +315,13 @@ def device_compute_bytes(
 ) -> int:
     """One device's compute buffer in a layer split across devices, as llama-server b11434 reserves it.
 
-    Each device holds its own peak (the FFN of a layer before the last, else the attention of the last) and the
-    inputs of its part of the graph: the hidden state from the device before it (three f32 rows for the first,
-    which merges token and embedding inputs), the KQ masks and positions. With pipeline parallelism (several
-    devices, every layer offloaded) each input is held SCHED_COPIES times. Measured with two rpc-servers on
-    loopback: 200.6 and 72.0 MiB logged, 200.6 and 72.1 MiB here (bench/rpc/results.md).
+    A device holds its own peak and the inputs of its part of the graph (the KQ masks and positions; the hidden
+    state from the device before it). The peak is the FFN of a layer before the last (the first device also
+    merges token and embedding inputs: two more rows), else the attention of the last layer (which runs its FFN
+    for the output rows only), during which the incoming hidden state is still the residual. With pipeline
+    parallelism (several devices, every layer offloaded) nothing an input holds is reused: each input, three
+    f32 rows on the first device and one on the others, is held SCHED_COPIES times. Measured with rpc-servers on
+    loopback (bench/rpc/results.md, tests/test_memory.py).
     """
     u = settings.micro_batch(ctx)
     embd = shape.embedding_length or 4096
@@ -328,18 +330,21 @@ def device_compute_bytes(
     total = 4 * (shape.vocab_size or DEFAULT_VOCAB) * outputs if device.output else 0
     if not device.layers:
         return total + 4 * embd * outputs
-    copies = SCHED_COPIES if pipeline else 1
     cells = _cells(shape, ctx, settings)
     attends = any(_per_layer(shape.head_count_kv, i, 1) for i in range(shape.block_count))
     masks = (2 if settings.flash else 4) * u * (cells.full + cells.swa) if attends else 0
     positions = 28 * u  # i32 positions, i64 K and V cell indices, i64 slot ids
-    inputs = (3 if device.first else 1) * row + masks + positions
-    peak = layer_peak_bytes(shape, u) if device.layers > int(device.last) else 4 * row
+    ffn = max(layer_peak_bytes(shape, u) - (0 if device.first else 2 * row), 0)
+    peak = ffn if device.layers > int(device.last) else 0
+    attention = 4 * row
     if attends and not settings.flash:
-        attention = compute_bytes(shape, ctx, settings) - masks
-        # the input copies cannot be reused for the scores: four more rows than on one device (measured)
-        peak = max(peak, attention + (4 * row if copies > 1 else 0))
-    return total + copies * inputs + peak
+        # the f32 scores; the input copies of a pipeline cannot be reused for them: four more rows (measured)
+        attention = max(attention, compute_bytes(shape, ctx, settings) - masks + (4 * row if pipeline else 0))
+    if pipeline:
+        held = SCHED_COPIES * ((3 if device.first else 1) * row + masks + positions)
+        return total + held + max(peak, attention)
+    incoming = 0 if device.first else row
+    return total + masks + positions + max(peak, attention + incoming)
 
 
 def runs_as_pipeline(devices: int, all_layers_offloaded: bool, tensor_overrides: bool) -> bool:

@@ -1026,7 +1026,8 @@ def device_shares(
         return DeviceLayers(0 in mine, sum(1 for i in mine if i < layers), layers - 1 in mine, layers in mine)
 
     if None in placed:
-        cpu += 2 * 4 * (shape.embedding_length or 0) * runner.micro_batch(ctx)
+        # the CPU runs the first layers: their peak, plus the merged embeddings it keeps as a graph input
+        cpu += 4 * (shape.embedding_length or 0) * runner.micro_batch(ctx)
         cpu += device_compute_bytes(shape, ctx, runner, holds(None), pipeline=False)
     else:
         cpu += head_compute_bytes(shape, ctx, runner, pipeline=pipeline)
