@@ -179,13 +179,14 @@ def resolve_hardware(
     return hw
 
 
-def load_repo(repo: str, revision: str | None = None, *, with_shape: bool = True) -> RepoView:
+def load_repo(
+    repo: str, revision: str | None = None, *, with_shape: bool = True, catalog: Catalog | None = None
+) -> RepoView:
     """The listing (one request), the parsed quants and the model shape (one Range request, remembered)."""
-    from quantpick.catalog import load_catalog
     from quantpick.hub import fetch_listing, read_shape
     from quantpick.naming import parse_repo_files
 
-    catalog = load_catalog()
+    catalog = catalog if catalog is not None else load_catalog()
     listing = fetch_listing(repo, revision)
     parsed = parse_repo_files(listing.files, catalog)
     if not parsed.quants:
@@ -237,9 +238,10 @@ def discover(base: str, hw: Hardware, options: Options) -> tuple[RepoRecommendat
             break
     results: list[RepoRecommendation] = []
     compared: list[Compared] = []
+    catalog = load_catalog()  # once for every uploader compared
     for hit in leaders:
         try:
-            result = recommend(hit.repo, hardware=hw, options=options, discover_quantizations=False)
+            result = recommend(hit.repo, hardware=hw, options=options, discover_quantizations=False, catalog=catalog)
         except (NoFitError, UsageError, HubError) as exc:
             compared.append(Compared(hit.repo, None, None, None, exc.message))
             continue
@@ -306,6 +308,7 @@ def recommend(
     revision: str | None = None,
     file: str | None = None,
     discover_quantizations: bool = True,
+    catalog: Catalog | None = None,
 ) -> RepoRecommendation:
     """The quant of `repo` to download for `hardware` (default: this machine), with every verdict's reasons.
 
@@ -316,7 +319,7 @@ def recommend(
 
     hw = hardware if hardware is not None else probe()
     try:
-        view = load_repo(repo, revision)
+        view = load_repo(repo, revision, catalog=catalog)
     except HubError as exc:
         if not (discover_quantizations and _discovers(exc, revision, file)):
             raise
