@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 SRC = Path(__file__).resolve().parents[1] / "src" / "quantpick"
 CORE = (
     *("catalog", "naming", "gguf", "memory", "rules", "hardware", "sizes", "errors", "states"),
@@ -65,3 +67,38 @@ def test_no_flag_names_in_core_error_messages():
                 for constant in ast.walk(node.exc.args[-1]):
                     if isinstance(constant, ast.Constant) and isinstance(constant.value, str):
                         assert " --" not in f" {constant.value}", f"{name}.py raises with a flag: {constant.value!r}"
+
+
+def test_recommend_and_get_take_the_planning_flags_declared_once() -> None:
+    import dataclasses
+    import inspect
+
+    from quantpick.cli.get_cmd import get_command
+    from quantpick.cli.options import PlanFlags
+    from quantpick.cli.recommend_cmd import recommend_command
+
+    fields = {f.name for f in dataclasses.fields(PlanFlags)}
+    for command in (recommend_command, get_command):
+        parameters = inspect.signature(command).parameters
+        assert fields <= set(parameters), command.__name__
+        assert not any(p.annotation is PlanFlags for p in parameters.values())  # typer never sees the bundle
+        assert all(parameters[name].default == getattr(PlanFlags(), name) for name in fields)
+
+
+def test_the_planning_flags_reach_the_command_as_one_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from quantpick.cli import recommend_cmd
+    from quantpick.cli.app import app
+    from quantpick.cli.options import PlanFlags
+
+    seen: list[PlanFlags] = []
+
+    def capture(self: PlanFlags, quant: str | None) -> None:
+        seen.append(self)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(recommend_cmd.PlanFlags, "options", capture)
+    result = CliRunner().invoke(app, ["recommend", "--min-speed", "12", "-np", "2", "--ram", "8GiB", "--vram", "0"])
+    assert result.exit_code == 0, result.output
+    assert seen == [PlanFlags(min_speed=12.0, parallel=2, ram="8GiB", vram="0")]

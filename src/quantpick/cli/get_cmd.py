@@ -7,38 +7,15 @@ from typing import TYPE_CHECKING
 import typer
 
 from quantpick.cli.options import (
-    BackendOpt,
-    CacheTypeKOpt,
-    CacheTypeVOpt,
-    CtxOpt,
-    FlashAttnOpt,
-    GpuBandwidthOpt,
-    GpuOpt,
-    HardwareOpt,
     JsonOpt,
-    KvUnifiedOpt,
-    MinSpeedOpt,
-    ModeOpt,
-    NetworkBandwidthOpt,
-    NetworkLatencyOpt,
-    ParallelOpt,
-    PreferOpt,
-    QualityFloorOpt,
+    PlanFlags,
     QuantOpt,
     QuietOpt,
-    RamBandwidthOpt,
-    RamOpt,
     RepoArg,
-    RepoOnlyOpt,
-    ReserveOpt,
     RevisionOpt,
-    RpcOpt,
-    UbatchOpt,
-    VramOpt,
-    machine,
     output,
-    plan_options,
     repo_target,
+    with_plan_flags,
 )
 
 if TYPE_CHECKING:
@@ -112,6 +89,7 @@ class RichProgress:
         pass
 
 
+@with_plan_flags
 def get_command(
     ctx: typer.Context,
     repo: RepoArg,
@@ -134,35 +112,13 @@ def get_command(
         "1 = one stream per file).",
         show_default=False,
     ),
-    mode: ModeOpt = "auto",
-    context: CtxOpt = None,
-    reserve: ReserveOpt = None,
-    prefer: PreferOpt = "auto",
-    vram: VramOpt = None,
-    gpu: GpuOpt = None,
-    repo_only: RepoOnlyOpt = False,
     for_runner: str | None = typer.Option(
         None,
         "--for",
         metavar="RUNNER",
         help="Hand the file to a runner: ollama (writes a Modelfile) or lmstudio (links it into its models folder).",
     ),
-    rpc: RpcOpt = None,
-    network_bandwidth: NetworkBandwidthOpt = 1.0,
-    network_latency: NetworkLatencyOpt = 0.2,
-    ram: RamOpt = None,
-    backend: BackendOpt = None,
-    hardware: HardwareOpt = None,
-    parallel: ParallelOpt = None,
-    kv_unified: KvUnifiedOpt = None,
-    flash_attn: FlashAttnOpt = "auto",
-    ubatch: UbatchOpt = 512,
-    cache_type_k: CacheTypeKOpt = "f16",
-    cache_type_v: CacheTypeVOpt = "f16",
-    min_speed: MinSpeedOpt = 5.0,
-    quality_floor: QualityFloorOpt = "IQ2_XS",
-    gpu_bandwidth: GpuBandwidthOpt = None,
-    ram_bandwidth: RamBandwidthOpt = None,
+    flags: PlanFlags = PlanFlags(),
     _json: JsonOpt = False,
     _quiet: QuietOpt = False,
 ) -> None:
@@ -179,33 +135,15 @@ def get_command(
         raise InvalidValue("local_dir", "an empty folder name", hint="name a folder, e.g. --local-dir ./models")
     target = repo_target(repo, revision, quant)
     quant = target.quant
-    options = plan_options(
-        mode=mode,
-        ctx=context,
-        reserve=reserve,
-        prefer=prefer,
-        quant=quant,
-        parallel=parallel,
-        kv_unified=kv_unified,
-        flash_attn=flash_attn,
-        ubatch=ubatch,
-        cache_type_k=cache_type_k,
-        cache_type_v=cache_type_v,
-        min_speed=min_speed,
-        quality_floor=quality_floor,
-        gpu_bandwidth=gpu_bandwidth,
-        ram_bandwidth=ram_bandwidth,
-        network_bandwidth=network_bandwidth,
-        network_latency=network_latency,
-    )
-    hw = machine(hardware, vram, ram, backend, gpu, rpc)
+    options = flags.options(quant)
+    hw = flags.machine()
     plan = service.plan_get(
         target.repo,
         hardware=hw,
         options=options,
         revision=target.revision,
         file=target.file,
-        discover_quantizations=not repo_only,
+        discover_quantizations=not flags.repo_only,
         local_dir=local_dir,
         with_mmproj=with_mmproj,
         mmproj=mmproj,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
@@ -363,3 +364,117 @@ def machine(
         backend=backend,
         gpu_preset=gpu,
     )
+
+
+@dataclass(frozen=True)
+class PlanFlags:
+    """The flags `recommend` and `get` share: the decision, llama-server's settings and the machine to plan for."""
+
+    mode: str = "auto"
+    context: int | None = None
+    reserve: str | None = None
+    prefer: str = "auto"
+    vram: str | None = None
+    gpu: str | None = None
+    repo_only: bool = False
+    rpc: list[str] | None = None
+    network_bandwidth: float = 1.0
+    network_latency: float = 0.2
+    ram: str | None = None
+    backend: str | None = None
+    hardware: list[str] | None = None
+    parallel: int | None = None
+    kv_unified: bool | None = None
+    flash_attn: str = "auto"
+    ubatch: int = 512
+    cache_type_k: str = "f16"
+    cache_type_v: str = "f16"
+    min_speed: float = 5.0
+    quality_floor: str = "IQ2_XS"
+    gpu_bandwidth: str | None = None
+    ram_bandwidth: float | None = None
+
+    def options(self, quant: str | None) -> Options:
+        return plan_options(
+            mode=self.mode,
+            ctx=self.context,
+            reserve=self.reserve,
+            prefer=self.prefer,
+            quant=quant,
+            parallel=self.parallel,
+            kv_unified=self.kv_unified,
+            flash_attn=self.flash_attn,
+            ubatch=self.ubatch,
+            cache_type_k=self.cache_type_k,
+            cache_type_v=self.cache_type_v,
+            min_speed=self.min_speed,
+            quality_floor=self.quality_floor,
+            gpu_bandwidth=self.gpu_bandwidth,
+            ram_bandwidth=self.ram_bandwidth,
+            network_bandwidth=self.network_bandwidth,
+            network_latency=self.network_latency,
+        )
+
+    def machine(self) -> Hardware:
+        return machine(self.hardware, self.vram, self.ram, self.backend, self.gpu, self.rpc)
+
+
+# Each PlanFlags field as a typer parameter, in --help order.
+_PLAN_FLAG_TYPES: dict[str, object] = {
+    "mode": ModeOpt,
+    "context": CtxOpt,
+    "reserve": ReserveOpt,
+    "prefer": PreferOpt,
+    "vram": VramOpt,
+    "gpu": GpuOpt,
+    "repo_only": RepoOnlyOpt,
+    "rpc": RpcOpt,
+    "network_bandwidth": NetworkBandwidthOpt,
+    "network_latency": NetworkLatencyOpt,
+    "ram": RamOpt,
+    "backend": BackendOpt,
+    "hardware": HardwareOpt,
+    "parallel": ParallelOpt,
+    "kv_unified": KvUnifiedOpt,
+    "flash_attn": FlashAttnOpt,
+    "ubatch": UbatchOpt,
+    "cache_type_k": CacheTypeKOpt,
+    "cache_type_v": CacheTypeVOpt,
+    "min_speed": MinSpeedOpt,
+    "quality_floor": QualityFloorOpt,
+    "gpu_bandwidth": GpuBandwidthOpt,
+    "ram_bandwidth": RamBandwidthOpt,
+}
+
+
+def with_plan_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """Give `command` the shared planning flags: typer sees them in place of its PlanFlags parameter, and the
+    command receives them there as one PlanFlags. The flags are declared once, here."""
+    import functools
+    import inspect
+    import typing
+
+    hints = typing.get_type_hints(command, include_extras=True)
+    own = inspect.signature(command)
+    target = next(name for name, hint in hints.items() if hint is PlanFlags)
+    defaults = PlanFlags()
+    flags = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, name), annotation=kind)
+        for name, kind in _PLAN_FLAG_TYPES.items()
+    ]
+    parameters: list[inspect.Parameter] = []
+    for parameter in own.parameters.values():
+        if parameter.name == target:
+            parameters += flags
+        else:
+            kind = inspect.Parameter.KEYWORD_ONLY if parameter.name != "ctx" else parameter.kind
+            parameters.append(parameter.replace(kind=kind, annotation=hints.get(parameter.name, parameter.annotation)))
+
+    @functools.wraps(command)
+    def run(*args: object, **kwargs: object) -> None:
+        plan = PlanFlags(**{name: kwargs.pop(name) for name in _PLAN_FLAG_TYPES})  # type: ignore[arg-type]
+        command(*args, **{target: plan}, **kwargs)
+
+    run.__signature__ = own.replace(parameters=parameters, return_annotation=None)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in parameters}
+    return run

@@ -8,37 +8,14 @@ import typer
 
 from quantpick.cli.options import (
     REPO_HELP,
-    BackendOpt,
-    CacheTypeKOpt,
-    CacheTypeVOpt,
-    CtxOpt,
-    FlashAttnOpt,
-    GpuBandwidthOpt,
-    GpuOpt,
-    HardwareOpt,
     JsonOpt,
-    KvUnifiedOpt,
-    MinSpeedOpt,
-    ModeOpt,
-    NetworkBandwidthOpt,
-    NetworkLatencyOpt,
-    ParallelOpt,
-    PreferOpt,
-    QualityFloorOpt,
+    PlanFlags,
     QuantOpt,
     QuietOpt,
-    RamBandwidthOpt,
-    RamOpt,
-    RepoOnlyOpt,
-    ReserveOpt,
     RevisionOpt,
-    RpcOpt,
-    UbatchOpt,
-    VramOpt,
-    machine,
     output,
-    plan_options,
     repo_target,
+    with_plan_flags,
 )
 
 if TYPE_CHECKING:
@@ -89,39 +66,18 @@ def parse_params(text: str) -> float:
     return value
 
 
+@with_plan_flags
 def recommend_command(
     ctx: typer.Context,
     repo: str | None = typer.Argument(
         None, metavar="[REPO]", help=REPO_HELP + " Omit for a table of common model sizes.", show_default=False
     ),
-    mode: ModeOpt = "auto",
-    context: CtxOpt = None,
-    reserve: ReserveOpt = None,
-    prefer: PreferOpt = "auto",
     quant: QuantOpt = None,
     params: str | None = typer.Option(None, "--params", help="Without REPO: also plan for this model size, e.g. 12B."),
-    vram: VramOpt = None,
-    gpu: GpuOpt = None,
-    repo_only: RepoOnlyOpt = False,
     chart: bool = typer.Option(
         False, "--chart", help="Draw the candidates: memory against the budgets, loss against tok/s."
     ),
-    rpc: RpcOpt = None,
-    network_bandwidth: NetworkBandwidthOpt = 1.0,
-    network_latency: NetworkLatencyOpt = 0.2,
-    ram: RamOpt = None,
-    backend: BackendOpt = None,
-    hardware: HardwareOpt = None,
-    parallel: ParallelOpt = None,
-    kv_unified: KvUnifiedOpt = None,
-    flash_attn: FlashAttnOpt = "auto",
-    ubatch: UbatchOpt = 512,
-    cache_type_k: CacheTypeKOpt = "f16",
-    cache_type_v: CacheTypeVOpt = "f16",
-    min_speed: MinSpeedOpt = 5.0,
-    quality_floor: QualityFloorOpt = "IQ2_XS",
-    gpu_bandwidth: GpuBandwidthOpt = None,
-    ram_bandwidth: RamBandwidthOpt = None,
+    plan: PlanFlags = PlanFlags(),
     revision: RevisionOpt = None,
     _json: JsonOpt = False,
     _quiet: QuietOpt = False,
@@ -133,32 +89,14 @@ def recommend_command(
     target = repo_target(repo, revision, quant) if repo is not None else None
     if target is not None:
         quant = target.quant
-    options = plan_options(
-        mode=mode,
-        ctx=context,
-        reserve=reserve,
-        prefer=prefer,
-        quant=quant,
-        parallel=parallel,
-        kv_unified=kv_unified,
-        flash_attn=flash_attn,
-        ubatch=ubatch,
-        cache_type_k=cache_type_k,
-        cache_type_v=cache_type_v,
-        min_speed=min_speed,
-        quality_floor=quality_floor,
-        gpu_bandwidth=gpu_bandwidth,
-        ram_bandwidth=ram_bandwidth,
-        network_bandwidth=network_bandwidth,
-        network_latency=network_latency,
-    )
+    options = plan.options(quant)
     extra_size = parse_params(params) if params else None
-    hw = machine(hardware, vram, ram, backend, gpu, rpc)
+    hw = plan.machine()
     for warning in hw.warnings:
         out.warning(warning)
     if target is None:
-        plan = service.plan_sizes(hardware=hw, options=options, extra_sizes=(extra_size,) if extra_size else ())
-        return render_plan(out, plan)
+        sizes_plan = service.plan_sizes(hardware=hw, options=options, extra_sizes=(extra_size,) if extra_size else ())
+        return render_plan(out, sizes_plan)
     if extra_size is not None:
         out.warning("--params is ignored with a REPO: the repo's real file sizes are used")
     result = service.recommend(
@@ -167,7 +105,7 @@ def recommend_command(
         options=options,
         revision=target.revision,
         file=target.file,
-        discover_quantizations=not repo_only,
+        discover_quantizations=not plan.repo_only,
     )
     if out.json_mode:
         from quantpick.documents import recommend_document
