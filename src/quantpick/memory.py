@@ -233,6 +233,15 @@ def kv_cache_bytes(shape: ModelShape, ctx: int, settings: RunnerSettings | None 
     return int(total) + recurrent_state_bytes(shape, settings)
 
 
+def _masks_bytes(shape: ModelShape, ctx: int, settings: RunnerSettings, u: int) -> int:
+    """The KQ masks of one micro-batch: [cells x u] per cache kind (full and sliding window), f16 with flash
+    attention and f32 without; none for a model without attention."""
+    if not any(_per_layer(shape.head_count_kv, i, 1) for i in range(shape.block_count)):
+        return 0
+    cells = _cells(shape, ctx, settings)
+    return (2 if settings.flash else 4) * u * (cells.full + cells.swa)
+
+
 def compute_bytes(shape: ModelShape, ctx: int, settings: RunnerSettings | None = None) -> int:
     """llama-server's compute buffer: the largest peak of the prompt graph for one micro-batch of u tokens, plus
     the graph's inputs (one f32 row of embeddings per token and the KQ masks).
@@ -245,16 +254,14 @@ def compute_bytes(shape: ModelShape, ctx: int, settings: RunnerSettings | None =
     - a recurrent (Mamba) layer: seven rows of the inner size;
     - without flash attention, in attention: the f32 scores of the widest layer (4 x heads x cells x u), the
       masks, and Q/K/V with their copies (4 x u x (3 embd + 3 heads x key + 2 kv_heads x key)).
-    The masks are [cells x u] per cache kind (full and sliding window), f16 with flash attention, f32 without.
     Measured against llama-server b11434 on the bench/accuracy models (bench/accuracy/results.md).
     """
     settings = settings or RunnerSettings()
     u = settings.micro_batch(ctx)
     embd = shape.embedding_length or 4096
     cells = _cells(shape, ctx, settings)
-    attends = any(_per_layer(shape.head_count_kv, i, 1) for i in range(shape.block_count))
-    mask_cells = (cells.full + cells.swa) if attends else 0
-    masks = (2 if settings.flash else 4) * u * mask_cells
+    masks = _masks_bytes(shape, ctx, settings, u)
+    attends = masks > 0
     inputs = 4 * embd * u + masks
     in_layer = layer_peak_bytes(shape, u)
     at_output = 4 * (shape.vocab_size or DEFAULT_VOCAB) * min(settings.slots, u)
@@ -330,9 +337,8 @@ def device_compute_bytes(
     total = 4 * (shape.vocab_size or DEFAULT_VOCAB) * outputs if device.output else 0
     if not device.layers:
         return total + 4 * embd * outputs
-    cells = _cells(shape, ctx, settings)
-    attends = any(_per_layer(shape.head_count_kv, i, 1) for i in range(shape.block_count))
-    masks = (2 if settings.flash else 4) * u * (cells.full + cells.swa) if attends else 0
+    masks = _masks_bytes(shape, ctx, settings, u)
+    attends = masks > 0
     positions = 28 * u  # i32 positions, i64 K and V cell indices, i64 slot ids
     ffn = max(layer_peak_bytes(shape, u) - (0 if device.first else 2 * row), 0)
     peak = ffn if device.layers > int(device.last) else 0
@@ -360,11 +366,9 @@ def head_compute_bytes(shape: ModelShape, ctx: int, settings: RunnerSettings, *,
     attention); the same here (bench/rpc/results.md)."""
     u = settings.micro_batch(ctx)
     row = 4 * (shape.embedding_length or 4096) * u
-    cells = _cells(shape, ctx, settings)
-    attends = any(_per_layer(shape.head_count_kv, i, 1) for i in range(shape.block_count))
-    masks = (2 if settings.flash else 4) * u * (cells.full + cells.swa) if attends else 0
+    masks = _masks_bytes(shape, ctx, settings, u)
     copies = SCHED_COPIES if pipeline else 1
-    extra = 2 * row if attends and not settings.flash else 0  # without flash attention: two more rows (measured)
+    extra = 2 * row if masks and not settings.flash else 0  # without flash attention: two more rows (measured)
     return 2 * row + copies * (2 * row + masks + 28 * u + extra)
 
 
