@@ -5,7 +5,17 @@ import pytest
 from quantpick.catalog import load_catalog
 from quantpick.gguf import ModelShape
 from quantpick.rules import MOE_REFERENCE
-from quantpick.speed import active_fraction, estimate, kernel_factor, parameter_count
+from quantpick.speed import (
+    CODEBOOK_FACTOR_CPU,
+    CODEBOOK_FACTOR_GPU,
+    CPU_KERNEL_FACTORS,
+    SpeedEstimate,
+    active_fraction,
+    estimate,
+    kernel_factor,
+    main_type,
+    parameter_count,
+)
 
 CATALOG = load_catalog()
 LLAMA31_8B = ModelShape("llama", 32, 4096, 131072, 32, 8, 128, 128, vocab_size=128256, feed_forward_length=14336)
@@ -49,7 +59,47 @@ def test_few_cores_make_the_cpu_compute_bound():
 
 def test_kernel_factors():
     assert kernel_factor(CATALOG.get("IQ3_S"), "cuda")[0] == 1.0
-    assert kernel_factor(CATALOG.get("IQ3_S"), "cpu")[0] == 0.5
-    assert kernel_factor(CATALOG.get("IQ4_XS"), "cpu")[0] == 1.0
+    assert kernel_factor(CATALOG.get("IQ3_S"), "cpu")[0] == CODEBOOK_FACTOR_CPU
+    assert kernel_factor(CATALOG.get("IQ3_S"), "metal")[0] == CODEBOOK_FACTOR_GPU
+    assert kernel_factor(CATALOG.get("IQ4_XS"), "cpu")[0] == CPU_KERNEL_FACTORS["IQ4_XS"]
     assert kernel_factor(CATALOG.get("IQ4_XS"), "metal")[0] == 0.8
     assert kernel_factor(CATALOG.get("Q4_K_M"), "metal")[0] == 1.0
+    assert kernel_factor(CATALOG.get("Q4_K_M"), "cpu") == (1.0, None)  # the CPU's reference
+    assert kernel_factor(CATALOG.get("Q3_K_M"), "cpu")[0] == CPU_KERNEL_FACTORS["Q3_K"]
+
+
+@pytest.mark.parametrize(
+    ("label", "kind"),
+    [
+        ("Q4_K_M", "Q4_K"),
+        ("Q3_K_L", "Q3_K"),
+        ("Q6_K", "Q6_K"),
+        ("Q4_K_L", "Q4_K"),  # an uploader variant: its base
+        ("UD-Q4_K_XL", "Q4_K"),
+        ("IQ4_NL", "IQ4_XS"),
+        ("IQ2_M", "IQ3_S"),
+        ("Q4_0", "Q4_0"),
+        ("Q8_0", "Q8_0"),
+        ("BF16", "F16"),
+    ],
+)
+def test_a_label_runs_the_kernels_of_its_main_type(label: str, kind: str) -> None:
+    assert main_type(CATALOG.get(label)) == kind
+
+
+def test_a_kernel_factor_scales_the_compute_bound_not_the_memory_one():
+    q8 = CATALOG.get("Q8_0")
+    q4 = CATALOG.get("Q4_K_M")
+    # two cores: compute-bound, and Q8_0's kernels move more bytes a second than Q4_K's
+    few_q8 = estimate(8_000_000_000, LLAMA31_8B, 0, 0.0, None, (100.0, "t"), q8, "cpu", cpu_cores=2)
+    few_q4 = estimate(8_000_000_000, LLAMA31_8B, 0, 0.0, None, (100.0, "t"), q4, "cpu", cpu_cores=2)
+    assert few_q8.generation_tokens_per_second > few_q4.generation_tokens_per_second
+    # 32 cores: memory-bound, where the kernels' speed no longer matters
+    many_q8 = estimate(8_000_000_000, LLAMA31_8B, 0, 0.0, None, (100.0, "t"), q8, "cpu", cpu_cores=32)
+    many_q4 = estimate(8_000_000_000, LLAMA31_8B, 0, 0.0, None, (100.0, "t"), q4, "cpu", cpu_cores=32)
+
+    def gbps(speed: SpeedEstimate) -> float:
+        return speed.generation_tokens_per_second * speed.reads[0].bytes_per_token / 1e9
+
+    assert gbps(many_q8) == pytest.approx(gbps(many_q4)) == pytest.approx(100.0 * 0.70)
+    assert many_q8.bound_by == "cpu memory bandwidth"

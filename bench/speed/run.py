@@ -201,11 +201,15 @@ def local_rows() -> list[str]:
         "| model | quant | file | llama-bench tg64 | quantpick | error |",
         "|---|---|---:|---:|---:|---:|",
     ]
-    files = [(s.name, "Q4_K_M") for s in SHAPES] + [("llama3-gqa", "Q3_K_M"), ("llama3-gqa", "IQ3_S")]
+    # Q3_K_M against IQ3_S and Q4_K_S against IQ4_XS: the I-quant kernels' CPU speed at about the same size
+    extra = [("llama3-gqa", q) for q in ("Q3_K_M", "IQ3_S", "Q4_K_S", "IQ4_XS")]
+    files = [(s.name, "Q4_K_M") for s in SHAPES] + extra
     for name, quant in files:
         path = WORK / "models" / f"{name}-{quant}.gguf"
         if not path.exists():
-            continue
+            f16 = WORK / "models" / f"{name}-F16.gguf"
+            quantize = [str(LLAMA / "llama-quantize"), str(f16), str(path), quant, str(threads)]
+            subprocess.run(quantize, check=True, capture_output=True)
         with path.open("rb") as handle:
             values, _ = read_metadata(handle.read(16 << 20))
         shape = shape_from_metadata(values)
@@ -229,11 +233,42 @@ def local_rows() -> list[str]:
     return rows
 
 
+PURE_TYPES = ("Q4_K", "Q2_K", "Q3_K", "Q5_K", "Q6_K", "Q4_0", "Q8_0", "IQ4_XS", "IQ3_S")
+
+
+def kernel_rows() -> list[str]:
+    """Each tensor type's CPU kernel speed per byte, relative to Q4_K: the Llama-2 shape quantized with
+    llama-quantize --pure (every tensor the one type), tg64 on every core; the source of speed.CPU_KERNEL_FACTORS."""
+    threads = os.cpu_count() or 1
+    f16 = WORK / "models" / "llama2-mha-F16.gguf"
+    paths = {kind: WORK / "models" / f"llama2-mha-pure-{kind}.gguf" for kind in PURE_TYPES} | {"F16": f16}
+    for kind, path in paths.items():
+        if not path.exists():
+            command = [str(LLAMA / "llama-quantize"), "--pure", str(f16), str(path), kind, str(threads)]
+            subprocess.run(command, check=True, capture_output=True)
+    os.sync()  # a file still being written back reads at half speed
+    # every tensor but the token embedding is read per token: its share of the file is the same for every type;
+    # the best of two llama-bench runs, as this VM's neighbours come and go
+    rates = {k: max(llama_bench(p, threads) for _ in range(2)) * p.stat().st_size for k, p in paths.items()}
+    rows = [
+        "## CPU kernels by tensor type",
+        "",
+        f"The Llama-2-7B shape (4 layers) with every tensor one type (`llama-quantize --pure`), tg64 on {threads}"
+        " threads: bytes of weights read per second, relative to Q4_K.",
+        "",
+        "| type | file | relative speed per byte |",
+        "|---|---:|---:|",
+    ]
+    for kind, rate in rates.items():
+        rows.append(f"| {kind} | {paths[kind].stat().st_size / GiB:.2f} GiB | {rate / rates['Q4_K']:.2f} |")
+    return rows
+
+
 def main() -> None:
     rows = ["# quantpick's speed estimate vs llama.cpp", "", "Produced by `python bench/speed/run.py`.", ""]
     rows += published_rows()
     if "--published" not in sys.argv:
-        rows += ["", *local_rows()]
+        rows += ["", *local_rows(), "", *kernel_rows()]
     text = "\n".join(rows) + "\n"
     (ROOT / "bench" / "speed" / "results.md").write_text(text)
     print(text)

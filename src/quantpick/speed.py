@@ -29,17 +29,54 @@ DEFAULT_RAM_BANDWIDTH = 51.2  # GB/s: dual-channel DDR4-3200, 2 x 8 bytes x 3200
 DEFAULT_METAL_BANDWIDTH = 100.0  # GB/s: Apple M2 and M3, the base chips (Apple's specifications)
 # A CPU core dequantizes and multiplies only so many bytes of weights a second: with few cores generation is
 # bound by compute, not memory. Measured with llama-bench b11434 (tg64, 2 threads) on this project's 2-vCPU Xeon
-# VM: Q3_K_M Llama-3-8B-shaped, 17.1 t/s x 0.78 GB read per token = 13.4 GB/s, 6.7 GB/s per core (bench/speed).
+# VM with Q4_K_M files, the most common type: 6.7 GB/s per core (bench/speed/results.md; the VM drifts +-20%
+# between days).
 CPU_CORE_GBPS = 6.7
 DEFAULT_CPU_CORES = 8
-
-# Kernel speed of I-quants relative to a K-quant of the same size, where they are slower (tg). CPU: measured
-# with llama-bench b11434 on this project's machine (bench/speed); Metal IQ4: llama.cpp PR #5590 ("20% slower"
-# tg for IQ4_NL) and PR #5747 (IQ4_XS 53.9 vs Q4_0 63.1 t/s); Metal/Vulkan codebook types: no published figure,
-# the CPU one is kept.
-CODEBOOK_FACTOR_CPU = 0.50  # llama-bench here: IQ3_S 8.3 vs Q3_K_M 17.1 t/s at 4% smaller (bench/speed)
+# Each type's CPU kernels per byte of weights, relative to Q4_K, by a quant's main tensor type; they scale the
+# compute bound, never the memory one. llama-bench b11434 on this project's AVX-512/AMX machine, 2 threads
+# (bench/speed/results.md): on the label's own file where bench/speed has one (llama3 shape: Q3_K_M 0.74 and 0.75
+# of Q4_K_M on two runs, IQ4_XS 0.83 and 0.89), else on the type's pure file (Llama-2 shape, every tensor that
+# type, two runs: Q2_K 0.65/0.65, Q5_K 0.76/0.75, Q6_K 0.81/0.82, Q4_0 1.54/1.65, Q8_0 1.56/1.73, F16 1.40/1.70).
+CPU_KERNEL_FACTORS: dict[str, float] = {
+    "Q2_K": 0.65,
+    "Q3_K": 0.75,
+    "Q4_K": 1.0,
+    "Q5_K": 0.75,
+    "Q6_K": 0.82,
+    "Q4_0": 1.6,
+    "Q8_0": 1.65,
+    "F16": 1.55,
+    "IQ4_XS": 0.85,
+}
+CPU_KERNEL_SOURCE = "CPU kernel speed per byte by type, llama-bench b11434 (bench/speed)"
+# The codebook I-quants (IQ1-IQ3) on the CPU: IQ3_S's label file 0.41 and 0.35 of Q4_K_M per byte on two runs
+# (its pure file 0.28 and 0.29: a label's output matrix and upgraded layers are K-quants).
+CODEBOOK_FACTOR_CPU = 0.40
+# Metal IQ4: llama.cpp PR #5590 ("20% slower" tg for IQ4_NL) and PR #5747 (IQ4_XS 53.9 vs Q4_0 63.1 t/s).
+# Metal/Vulkan codebook types: no published figure; the CPU's, against the K-quant of the same size, is kept:
+# IQ3_S 0.46-0.55x Q3_K_M per byte on label files (bench/speed).
 IQ4_FACTOR_METAL = 0.80
+CODEBOOK_FACTOR_GPU = 0.50
 SLOW_IQUANT_BACKENDS: tuple[Backend, ...] = ("cpu", "metal", "vulkan")
+
+
+def main_type(quant: QuantType) -> str | None:
+    """The tensor type most of a quant label's weights are in: Q4_K for Q4_K_M, IQ3_S for IQ3_M, F16 for BF16."""
+    name = (quant.base or quant.name).upper().removeprefix("UD-")
+    if name in ("F16", "BF16", "F32"):
+        return "F16"
+    if name.startswith(("IQ1", "IQ2", "IQ3")):
+        return "IQ3_S"
+    if name.startswith("IQ4"):
+        return "IQ4_XS"
+    if name in ("Q4_0", "Q4_1", "Q5_0", "Q5_1"):
+        return "Q4_0"
+    if name == "Q8_0":
+        return "Q8_0"
+    if len(name) >= 4 and name[0] == "Q" and name[2:4] == "_K":
+        return name[:4]
+    return None
 
 
 @dataclass(frozen=True)
@@ -61,15 +98,26 @@ class SpeedEstimate:
 
 
 def kernel_factor(quant: QuantType | None, backend: Backend) -> tuple[float, str | None]:
-    """How fast this type's kernels run on `backend` relative to a K-quant of its size, and why."""
-    if quant is None or not quant.is_iquant or backend not in SLOW_IQUANT_BACKENDS:
+    """How fast this type's kernels run on `backend` relative to Q4_K (the CPU) or a K-quant of its size (GPUs),
+    and why. On the CPU it scales the compute bound only."""
+    if quant is None:
         return 1.0, None
     base = (quant.base or quant.name).upper()
+    if backend == "cpu":
+        if quant.is_iquant and not base.startswith("IQ4"):
+            return CODEBOOK_FACTOR_CPU, f"I-quant kernels run at ~{CODEBOOK_FACTOR_CPU:.2f}x Q4_K's speed on the CPU"
+        kind = main_type(quant)
+        factor = CPU_KERNEL_FACTORS.get(kind or "", 1.0)
+        if factor == 1.0:
+            return 1.0, None
+        return factor, f"{kind} kernels run at ~{factor:.2f}x Q4_K's speed per byte on the CPU"
+    if not quant.is_iquant or backend not in SLOW_IQUANT_BACKENDS:
+        return 1.0, None
     if base.startswith("IQ4"):
         if backend == "metal":
             return IQ4_FACTOR_METAL, "IQ4 kernels ~20% slower on Metal (llama.cpp PR #5590, #5747)"
         return 1.0, None
-    return CODEBOOK_FACTOR_CPU, f"I-quant kernels run at ~{CODEBOOK_FACTOR_CPU:.2f}x a K-quant's speed on {backend}"
+    return CODEBOOK_FACTOR_GPU, f"I-quant kernels run at ~{CODEBOOK_FACTOR_GPU:.2f}x a K-quant's speed on {backend}"
 
 
 def parameter_split(shape: ModelShape) -> tuple[float, float, float]:
@@ -172,7 +220,7 @@ def estimate(
 
     def rate(read: DeviceRead) -> float:
         if read.device == "cpu":
-            return min(read.bandwidth_gbps * CPU_EFFICIENCY, compute_ceiling) * factors["cpu"][0]
+            return min(read.bandwidth_gbps * CPU_EFFICIENCY, compute_ceiling * factors["cpu"][0])
         return read.bandwidth_gbps * GPU_EFFICIENCY * factors["gpu"][0]
 
     gpu_layers = 0.0
@@ -182,7 +230,8 @@ def estimate(
     seconds = compute_seconds + network_seconds
     factor, why = min(factors.values(), key=lambda f: f[0])
     cpu_reads = [r for r in reads if r.device == "cpu"]
-    compute_bound = bool(cpu_reads) and compute_ceiling < cpu_reads[0].bandwidth_gbps * CPU_EFFICIENCY
+    cpu_factor = factors["cpu"][0] if "cpu" in factors else 1.0
+    compute_bound = bool(cpu_reads) and compute_ceiling * cpu_factor < cpu_reads[0].bandwidth_gbps * CPU_EFFICIENCY
     slowest = max(reads, key=lambda r: r.bytes_per_token / rate(r))
     what = "compute" if slowest.device == "cpu" and compute_bound else "memory bandwidth"
     bound = f"{slowest.device} {what}" + (" (split)" if len(reads) > 1 else "")
@@ -198,6 +247,9 @@ def estimate(
     if network_seconds:
         basis += f", + {network_seconds * 1e3:.2f} ms of network per token (RPC)"
     if compute_bound:
-        basis += f"; {cores} CPU cores x {CPU_CORE_GBPS:g} GB/s of weights each cap the CPU part"
-    source = "; ".join(dict.fromkeys([*(r.bandwidth_source for r in reads), EFFICIENCY_SOURCE]))
+        basis += f"; {cores} CPU cores x {CPU_CORE_GBPS * cpu_factor:.2g} GB/s of weights each cap the CPU part"
+    sources = [*(r.bandwidth_source for r in reads), EFFICIENCY_SOURCE]
+    if cpu_factor != 1.0 and cpu_reads:
+        sources.append(CPU_KERNEL_SOURCE)
+    source = "; ".join(dict.fromkeys(sources))
     return SpeedEstimate(1 / seconds if seconds > 0 else 0.0, None, bound, basis, source, tuple(reads))
