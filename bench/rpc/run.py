@@ -72,9 +72,9 @@ def wait_ready(port: int, server: subprocess.Popen, seconds: float = 300) -> Non
     raise SystemExit("llama-server did not become ready")
 
 
-def plan_and_run(hub: object, home: str, sizes: tuple[str, str], extra: tuple[str, ...]) -> list[str]:
+def plan_and_run(hub_url: str, home: str, sizes: tuple[str, str], extra: tuple[str, ...]) -> list[str]:
     """Plan with quantpick, run its printed command against the rpc-servers, and compare device by device."""
-    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HOME": home, "PYTHONPATH": str(ROOT / "src")}  # type: ignore[attr-defined]
+    env = {**os.environ, "HF_ENDPOINT": hub_url, "HF_HOME": home, "PYTHONPATH": str(ROOT / "src")}
     rpc = [flag for address, size in zip(ADDRESSES, sizes, strict=True) for flag in ("--rpc", f"{address}={size}")]
     plan_args = ["bench/Llama2-shape-GGUF", "--quant", "Q4_K_M", "--ctx", "2048", "--parallel", "1", *extra]
     plan_args += ["--vram", "0", "--ram", "2GiB", *rpc]
@@ -160,7 +160,7 @@ def main() -> None:
         try:
             with LocalHub() as hub, tempfile.TemporaryDirectory() as home:
                 hub.add_repo("bench/Llama2-shape-GGUF", {"Llama2-shape-Q4_K_M.gguf": MODEL.read_bytes()})
-                rows += plan_and_run(hub, home, sizes, extra)
+                rows += plan_and_run(hub.url, home, sizes, extra)
         finally:
             for server in servers:
                 server.terminate()
