@@ -257,57 +257,6 @@ def output(ctx: typer.Context) -> Output:
     return root if isinstance(root, Output) else Output(False)
 
 
-def plan_options(
-    *,
-    mode: str = "auto",
-    ctx: int | None = None,
-    reserve: str | None = None,
-    prefer: str = "auto",
-    quant: str | None = None,
-    parallel: int | None = None,
-    kv_unified: bool | None = None,
-    flash_attn: str = "auto",
-    ubatch: int = 512,
-    cache_type_k: str = "f16",
-    cache_type_v: str = "f16",
-    min_speed: float = 5.0,
-    quality_floor: str | None = None,
-    gpu_bandwidth: str | None = None,
-    ram_bandwidth: float | None = None,
-    network_bandwidth: float = 1.0,
-    network_latency: float = 0.2,
-) -> Options:
-    from quantpick.memory import RunnerSettings
-    from quantpick.rules import Options
-    from quantpick.sizes import parse_size
-    from quantpick.states import FLASH_ATTN, MODES, PREFERENCES, choose
-
-    runner = RunnerSettings(
-        parallel=parallel,
-        kv_unified=kv_unified,
-        flash_attn=choose(flash_attn, FLASH_ATTN, "flash_attn"),
-        ubatch=ubatch,
-        cache_type_k=cache_type_k.lower(),
-        cache_type_v=cache_type_v.lower(),
-    )
-    from quantpick.cluster import Network
-    from quantpick.rules import DEFAULT_QUALITY_FLOOR
-
-    return Options(
-        network=Network(network_bandwidth, network_latency),
-        min_speed=min_speed,
-        quality_floor=_floor(quality_floor) if quality_floor is not None else DEFAULT_QUALITY_FLOOR,
-        gpu_bandwidth_gbps=_bandwidths(gpu_bandwidth) if gpu_bandwidth is not None else None,
-        ram_bandwidth_gbps=ram_bandwidth,
-        mode=choose(mode, MODES, "mode"),
-        ctx=ctx,
-        reserve_bytes=parse_size(reserve, field="reserve") if reserve is not None else None,
-        prefer=choose(prefer, PREFERENCES, "prefer"),
-        quant=quant,
-        runner=runner,
-    )
-
-
 def _floor(text: str) -> str | None:
     import difflib
 
@@ -368,88 +317,71 @@ def machine(
 
 @dataclass(frozen=True)
 class PlanFlags:
-    """The flags `recommend` and `get` share: the decision, llama-server's settings and the machine to plan for."""
+    """The flags `recommend` and `get` share: the decision, llama-server's settings and the machine to plan for.
+    Each field's annotation is its typer option, so with_plan_flags reads the flags from here, in --help order."""
 
-    mode: str = "auto"
-    context: int | None = None
-    reserve: str | None = None
-    prefer: str = "auto"
-    vram: str | None = None
-    gpu: str | None = None
-    repo_only: bool = False
-    rpc: list[str] | None = None
-    network_bandwidth: float = 1.0
-    network_latency: float = 0.2
-    ram: str | None = None
-    backend: str | None = None
-    hardware: list[str] | None = None
-    parallel: int | None = None
-    kv_unified: bool | None = None
-    flash_attn: str = "auto"
-    ubatch: int = 512
-    cache_type_k: str = "f16"
-    cache_type_v: str = "f16"
-    min_speed: float = 5.0
-    quality_floor: str = "IQ2_XS"
-    gpu_bandwidth: str | None = None
-    ram_bandwidth: float | None = None
+    mode: ModeOpt = "auto"
+    context: CtxOpt = None
+    reserve: ReserveOpt = None
+    prefer: PreferOpt = "auto"
+    vram: VramOpt = None
+    gpu: GpuOpt = None
+    repo_only: RepoOnlyOpt = False
+    rpc: RpcOpt = None
+    network_bandwidth: NetworkBandwidthOpt = 1.0
+    network_latency: NetworkLatencyOpt = 0.2
+    ram: RamOpt = None
+    backend: BackendOpt = None
+    hardware: HardwareOpt = None
+    parallel: ParallelOpt = None
+    kv_unified: KvUnifiedOpt = None
+    flash_attn: FlashAttnOpt = "auto"
+    ubatch: UbatchOpt = 512
+    cache_type_k: CacheTypeKOpt = "f16"
+    cache_type_v: CacheTypeVOpt = "f16"
+    min_speed: MinSpeedOpt = 5.0
+    quality_floor: QualityFloorOpt = "IQ2_XS"
+    gpu_bandwidth: GpuBandwidthOpt = None
+    ram_bandwidth: RamBandwidthOpt = None
 
     def options(self, quant: str | None) -> Options:
-        return plan_options(
-            mode=self.mode,
-            ctx=self.context,
-            reserve=self.reserve,
-            prefer=self.prefer,
-            quant=quant,
+        """The service's Options: every value checked, sizes and bandwidths parsed."""
+        from quantpick.cluster import Network
+        from quantpick.memory import RunnerSettings
+        from quantpick.rules import Options
+        from quantpick.sizes import parse_size
+        from quantpick.states import FLASH_ATTN, MODES, PREFERENCES, choose
+
+        runner = RunnerSettings(
             parallel=self.parallel,
             kv_unified=self.kv_unified,
-            flash_attn=self.flash_attn,
+            flash_attn=choose(self.flash_attn, FLASH_ATTN, "flash_attn"),
             ubatch=self.ubatch,
-            cache_type_k=self.cache_type_k,
-            cache_type_v=self.cache_type_v,
+            cache_type_k=self.cache_type_k.lower(),
+            cache_type_v=self.cache_type_v.lower(),
+        )
+        return Options(
+            network=Network(self.network_bandwidth, self.network_latency),
             min_speed=self.min_speed,
-            quality_floor=self.quality_floor,
-            gpu_bandwidth=self.gpu_bandwidth,
-            ram_bandwidth=self.ram_bandwidth,
-            network_bandwidth=self.network_bandwidth,
-            network_latency=self.network_latency,
+            quality_floor=_floor(self.quality_floor),
+            gpu_bandwidth_gbps=_bandwidths(self.gpu_bandwidth) if self.gpu_bandwidth is not None else None,
+            ram_bandwidth_gbps=self.ram_bandwidth,
+            mode=choose(self.mode, MODES, "mode"),
+            ctx=self.context,
+            reserve_bytes=parse_size(self.reserve, field="reserve") if self.reserve is not None else None,
+            prefer=choose(self.prefer, PREFERENCES, "prefer"),
+            quant=quant,
+            runner=runner,
         )
 
     def machine(self) -> Hardware:
         return machine(self.hardware, self.vram, self.ram, self.backend, self.gpu, self.rpc)
 
 
-# Each PlanFlags field as a typer parameter, in --help order.
-_PLAN_FLAG_TYPES: dict[str, object] = {
-    "mode": ModeOpt,
-    "context": CtxOpt,
-    "reserve": ReserveOpt,
-    "prefer": PreferOpt,
-    "vram": VramOpt,
-    "gpu": GpuOpt,
-    "repo_only": RepoOnlyOpt,
-    "rpc": RpcOpt,
-    "network_bandwidth": NetworkBandwidthOpt,
-    "network_latency": NetworkLatencyOpt,
-    "ram": RamOpt,
-    "backend": BackendOpt,
-    "hardware": HardwareOpt,
-    "parallel": ParallelOpt,
-    "kv_unified": KvUnifiedOpt,
-    "flash_attn": FlashAttnOpt,
-    "ubatch": UbatchOpt,
-    "cache_type_k": CacheTypeKOpt,
-    "cache_type_v": CacheTypeVOpt,
-    "min_speed": MinSpeedOpt,
-    "quality_floor": QualityFloorOpt,
-    "gpu_bandwidth": GpuBandwidthOpt,
-    "ram_bandwidth": RamBandwidthOpt,
-}
-
-
 def with_plan_flags(command: Callable[..., None]) -> Callable[..., None]:
     """Give `command` the shared planning flags: typer sees them in place of its PlanFlags parameter, and the
     command receives them there as one PlanFlags. The flags are declared once, here."""
+    import dataclasses
     import functools
     import inspect
     import typing
@@ -457,11 +389,11 @@ def with_plan_flags(command: Callable[..., None]) -> Callable[..., None]:
     hints = typing.get_type_hints(command, include_extras=True)
     own = inspect.signature(command)
     target = next(name for name, hint in hints.items() if hint is PlanFlags)
+    options = typing.get_type_hints(PlanFlags, include_extras=True)
+    names = [f.name for f in dataclasses.fields(PlanFlags)]
     defaults = PlanFlags()
-    flags = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, name), annotation=kind)
-        for name, kind in _PLAN_FLAG_TYPES.items()
-    ]
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    flags = [inspect.Parameter(n, keyword, default=getattr(defaults, n), annotation=options[n]) for n in names]
     parameters: list[inspect.Parameter] = []
     for parameter in own.parameters.values():
         if parameter.name == target:
@@ -472,7 +404,7 @@ def with_plan_flags(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def run(*args: object, **kwargs: object) -> None:
-        plan = PlanFlags(**{name: kwargs.pop(name) for name in _PLAN_FLAG_TYPES})  # type: ignore[arg-type]
+        plan = PlanFlags(**{name: kwargs.pop(name) for name in names})  # type: ignore[arg-type]
         command(*args, **{target: plan}, **kwargs)
 
     run.__signature__ = own.replace(parameters=parameters, return_annotation=None)  # type: ignore[attr-defined]
