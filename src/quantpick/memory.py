@@ -305,6 +305,8 @@ def layer_peak_bytes(shape: ModelShape, u: int) -> int:
 # llama.cpp's scheduler keeps this many copies of every split input when it runs devices as a pipeline
 # (GGML_SCHED_MAX_COPIES, ggml/src/ggml-backend.cpp): with several devices and every layer offloaded.
 SCHED_COPIES = 4
+# Per token of a micro-batch, the graph's small inputs: i32 positions, i64 K and V cell indices, i64 slot ids.
+POSITION_INPUT_BYTES = 28
 
 
 @dataclass(frozen=True)
@@ -339,7 +341,7 @@ def device_compute_bytes(
         return total + 4 * embd * outputs
     masks = _masks_bytes(shape, ctx, settings, u)
     attends = masks > 0
-    positions = 28 * u  # i32 positions, i64 K and V cell indices, i64 slot ids
+    positions = POSITION_INPUT_BYTES * u
     ffn = max(layer_peak_bytes(shape, u) - (0 if device.first else 2 * row), 0)
     peak = ffn if device.layers > int(device.last) else 0
     attention = 4 * row
@@ -369,7 +371,7 @@ def head_compute_bytes(shape: ModelShape, ctx: int, settings: RunnerSettings, *,
     masks = _masks_bytes(shape, ctx, settings, u)
     copies = SCHED_COPIES if pipeline else 1
     extra = 2 * row if masks and not settings.flash else 0  # without flash attention: two more rows (measured)
-    return 2 * row + copies * (2 * row + masks + 28 * u + extra)
+    return 2 * row + copies * (2 * row + masks + POSITION_INPUT_BYTES * u + extra)
 
 
 def output_bytes(shape: ModelShape, settings: RunnerSettings | None = None) -> int:
