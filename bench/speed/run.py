@@ -184,6 +184,15 @@ def llama_bench(path: Path, threads: int) -> float:
     return float(json.loads(done.stdout)[0]["avg_ts"])
 
 
+def quantized(f16: Path, path: Path, kind: str, *flags: str) -> Path:
+    """`path`, made from `f16` by llama-quantize when missing, and on disk before it is timed."""
+    if not path.exists():
+        command = [str(LLAMA / "llama-quantize"), *flags, str(f16), str(path), kind, str(os.cpu_count() or 1)]
+        subprocess.run(command, check=True, capture_output=True)
+        os.sync()  # a file still being written back reads at half speed
+    return path
+
+
 def local_rows() -> list[str]:
     from models import SHAPES
 
@@ -205,11 +214,7 @@ def local_rows() -> list[str]:
     extra = [("llama3-gqa", q) for q in ("Q3_K_M", "IQ3_S", "Q4_K_S", "IQ4_XS")]
     files = [(s.name, "Q4_K_M") for s in SHAPES] + extra
     for name, quant in files:
-        path = WORK / "models" / f"{name}-{quant}.gguf"
-        if not path.exists():
-            f16 = WORK / "models" / f"{name}-F16.gguf"
-            quantize = [str(LLAMA / "llama-quantize"), str(f16), str(path), quant, str(threads)]
-            subprocess.run(quantize, check=True, capture_output=True)
+        path = quantized(WORK / "models" / f"{name}-F16.gguf", WORK / "models" / f"{name}-{quant}.gguf", quant)
         with path.open("rb") as handle:
             values, _ = read_metadata(handle.read(16 << 20))
         shape = shape_from_metadata(values)
@@ -241,12 +246,8 @@ def kernel_rows() -> list[str]:
     llama-quantize --pure (every tensor the one type), tg64 on every core; the source of speed.CPU_KERNEL_FACTORS."""
     threads = os.cpu_count() or 1
     f16 = WORK / "models" / "llama2-mha-F16.gguf"
-    paths = {kind: WORK / "models" / f"llama2-mha-pure-{kind}.gguf" for kind in PURE_TYPES} | {"F16": f16}
-    for kind, path in paths.items():
-        if not path.exists():
-            command = [str(LLAMA / "llama-quantize"), "--pure", str(f16), str(path), kind, str(threads)]
-            subprocess.run(command, check=True, capture_output=True)
-    os.sync()  # a file still being written back reads at half speed
+    folder = WORK / "models"
+    paths = {k: quantized(f16, folder / f"llama2-mha-pure-{k}.gguf", k, "--pure") for k in PURE_TYPES} | {"F16": f16}
     # every tensor but the token embedding is read per token: its share of the file is the same for every type;
     # the best of two llama-bench runs, as this VM's neighbours come and go
     rates = {k: max(llama_bench(p, threads) for _ in range(2)) * p.stat().st_size for k, p in paths.items()}
