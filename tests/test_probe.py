@@ -13,8 +13,9 @@ from fake_nvml import RTX_3060, RTX_4090, make_fake_nvml
 from quantpick.hardware import Ram
 from quantpick.probe import guess_backend, probe_hardware
 from quantpick.probe.apple import apple_gpu_budget
-from quantpick.probe.cpu import parse_cpuinfo
+from quantpick.probe.cpu import parse_cpuinfo, parse_size, probe_cpu, read_caches, weights_cache
 from quantpick.probe.drm import probe_drm
+from quantpick.probe.memory_speed import MeasureFailed, MemorySpeed, cached_size, measure
 from quantpick.probe.nvidia import probe_nvidia
 from quantpick.probe.ram import probe_ram, read_cgroup_limit
 
@@ -422,3 +423,102 @@ def test_a_bad_hardware_file_exits_2_naming_the_field(cli, tmp_path, content, wo
 def test_a_huge_hardware_file_is_not_read_whole(cli):
     result = cli("recommend", "--hardware", "/dev/zero", "--json")
     assert result.exit_code == 2 and "larger than" in result.json["error"]["message"]
+
+
+# --- CPU caches and memory speed -------------------------------------------------------------------------
+
+
+def write_cache(root, cpu: int, index: int, level: int, kind: str, size: str, shared: str) -> None:
+    base = f"sys/devices/system/cpu/cpu{cpu}/cache/index{index}"
+    for name, value in (("level", level), ("type", kind), ("size", size), ("shared_cpu_list", shared)):
+        write(root, f"{base}/{name}", f"{value}\n")
+
+
+def two_core_caches(root) -> None:
+    for cpu in (0, 1):
+        write_cache(root, cpu, 0, 1, "Data", "48K", str(cpu))
+        write_cache(root, cpu, 1, 1, "Instruction", "32K", str(cpu))
+        write_cache(root, cpu, 2, 2, "Unified", "2048K", str(cpu))
+        write_cache(root, cpu, 3, 3, "Unified", "36864K", "0-1")  # one L3, listed under each CPU
+
+
+def test_caches_from_sysfs_count_each_instance_once(tmp_path):
+    two_core_caches(tmp_path)
+    assert read_caches(tmp_path) == {2: 4 * MiB, 3: 36 * MiB}
+    assert weights_cache({2: 4 * MiB, 3: 36 * MiB}, guest=False) == (40 * MiB, "sysfs L2 + L3")
+
+
+def test_a_virtual_machine_counts_only_its_l2s(tmp_path):
+    write(tmp_path, "proc/cpuinfo", X86.replace("avx512_vnni", "avx512_vnni hypervisor"))
+    two_core_caches(tmp_path)
+    cpu = probe_cpu(tmp_path, system="Linux")
+    assert cpu.has("hypervisor") and cpu.cache_bytes == 4 * MiB and "not counted" in (cpu.cache_source or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("2048K", 2 * MiB), ("36M", 36 * MiB), ("512", 512), ("", None), ("big", None), ("-4K", None)]
+)
+def test_cache_sizes_parse_or_are_ignored(text, size):
+    assert parse_size(text) == size
+
+
+def test_no_cache_files_means_no_cache_figure(tmp_path):
+    write(tmp_path, "proc/cpuinfo", X86)
+    cpu = probe_cpu(tmp_path, system="Linux")
+    assert cpu.cache_bytes is None and cpu.cache_source is None
+
+
+def test_the_cached_size_is_the_last_fast_size_of_an_unbroken_run():
+    curve = [(16 * MiB, 50.0), (64 * MiB, 45.0), (128 * MiB, 30.0), (256 * MiB, 40.0)]
+    assert cached_size(curve, 25.0) == 64 * MiB  # 256 MiB reads fast again (noise): not counted
+    assert cached_size(curve, 40.0) is None
+
+
+def test_memory_is_measured_by_processes_side_by_side():
+    speed = measure(2, cache_sizes=(1 * MiB, 2 * MiB), ram_size=4 * MiB)
+    assert speed.workers == 2 and [size for size, _ in speed.curve] == [1 * MiB, 2 * MiB]
+    assert speed.ram_gbps > 0 and all(gbps > 0 for _, gbps in speed.curve)
+
+
+def test_measured_figures_land_in_the_hardware_and_a_failure_is_a_warning(tmp_path):
+    from quantpick import service
+
+    write(tmp_path, "proc/meminfo", MEMINFO)
+    write(tmp_path, "proc/cpuinfo", X86)
+    hw = probe_hardware(root=tmp_path, system="Linux", nvml=make_fake_nvml([]), env={})
+    asked = []
+
+    def fake(workers):
+        asked.append(workers)
+        return MemorySpeed(31.5, 96 * MiB, workers, ((96 * MiB, 70.0),))
+
+    measured = service.measure_memory(hw, fake)
+    assert asked == [1]  # the physical cores llama.cpp uses
+    assert measured.ram.bandwidth_gbps == 31.5 and "probe --measure" in (measured.ram.bandwidth_source or "")
+    assert measured.cpu.cache_bytes == 96 * MiB
+
+    def broken(workers):
+        raise MeasureFailed("a measuring process stopped without reporting")
+
+    again = service.measure_memory(
+        probe_hardware(root=tmp_path, system="Linux", nvml=make_fake_nvml([]), env={}), broken
+    )
+    assert again.ram.bandwidth_gbps is None and any("could not measure" in w for w in again.warnings)
+
+
+def test_probe_measure_saves_figures_that_recommend_reads_back(cli, tmp_path, monkeypatch):
+    import quantpick.probe.memory_speed as memory_speed
+    from quantpick.probe.saved import load_hardware_file
+
+    monkeypatch.setattr(memory_speed, "measure", lambda workers: MemorySpeed(27.0, 128 * MiB, workers or 1, ()))
+    result = cli("probe", "--measure", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["ram"]["bandwidth_gbps"] == 27.0 and data["cpu"]["cache_bytes"] == 128 * MiB
+    saved = tmp_path / "hw.json"
+    saved.write_text(result.stdout)
+    hw = load_hardware_file(str(saved))
+    assert hw.cpu.cache_bytes == 128 * MiB and "probe --measure" in (hw.cpu.cache_source or "")
+    assert "probe --measure" in (hw.ram.bandwidth_source or "")
+    human = cli("probe", "--measure")
+    assert "27 GB/s" in human.stdout and "128" in human.stdout

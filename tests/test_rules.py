@@ -381,3 +381,14 @@ def test_unknown_bandwidth_is_assumed_and_said():
     given = pick(gpu_machine(12), repo(SIZES_8B), gpu_bandwidth_gbps=(720.0,))
     assert given.pick.speed.generation_tokens_per_second > result.pick.speed.generation_tokens_per_second
     assert all(c.speed is not None for c in result.candidates if c.fits)
+
+
+def test_a_tiny_model_in_a_big_cpu_cache_runs_at_cache_speed():
+    small = ModelShape("llama", 4, 768, 4096, 12, 12, 64, 64, vocab_size=32000, feed_forward_length=2048)
+    files = repo({"Q4_K_M": 0.05, "Q8_0": 0.09})
+    box = cpu_machine(8)
+    plain = pick(box, files, small, quant="Q4_K_M")
+    box.cpu.cache_bytes, box.cpu.cache_source = 128 * 2**20, "test"
+    cached = pick(box, files, small, quant="Q4_K_M")
+    assert cached.pick.speed.bound_by == "cpu compute (weights in cache)"
+    assert cached.pick.speed.generation_tokens_per_second > plain.pick.speed.generation_tokens_per_second

@@ -6,8 +6,10 @@ from quantpick.catalog import load_catalog
 from quantpick.gguf import ModelShape
 from quantpick.rules import MOE_REFERENCE
 from quantpick.speed import (
+    CACHE_CORE_GBPS,
     CODEBOOK_FACTOR_CPU,
     CODEBOOK_FACTOR_GPU,
+    CPU_CORE_GBPS,
     CPU_KERNEL_FACTORS,
     SpeedEstimate,
     active_fraction,
@@ -103,3 +105,30 @@ def test_a_kernel_factor_scales_the_compute_bound_not_the_memory_one():
 
     assert gbps(many_q8) == pytest.approx(gbps(many_q4)) == pytest.approx(100.0 * 0.70)
     assert many_q8.bound_by == "cpu memory bandwidth"
+
+
+TINY = ModelShape("llama", 4, 768, 4096, 12, 12, 64, 64, vocab_size=32000, feed_forward_length=2048)
+
+
+def test_weights_that_fit_the_cpu_cache_run_at_cache_speed():
+    quant = CATALOG.get("Q4_K_M")
+    args = (50_000_000, TINY, 0, 0.0, None, (25.0, "t"), quant, "cpu")
+    from_ram = estimate(*args, cpu_cores=2, cpu_cache_bytes=4 * 2**20)
+    cached = estimate(*args, cpu_cores=2, cpu_cache_bytes=128 * 2**20)
+    per_token = cached.reads[0].bytes_per_token
+    assert from_ram.generation_tokens_per_second == pytest.approx(2 * CPU_CORE_GBPS * 1e9 / per_token)
+    assert cached.generation_tokens_per_second == pytest.approx(2 * CACHE_CORE_GBPS * 1e9 / per_token)
+    assert cached.bound_by == "cpu compute (weights in cache)" and "fit in its cache" in cached.basis
+    assert "in the CPU's caches" in cached.source and "caches" not in from_ram.source
+    # only the weights' share of the cache counts: half of it
+    assert estimate(*args, cpu_cores=2, cpu_cache_bytes=int(2 * per_token) - 10**6).bound_by == "cpu compute"
+    assert "cache" in estimate(*args, cpu_cores=2, cpu_cache_bytes=int(2 * per_token) + 10**6).bound_by
+
+
+def test_an_moe_on_the_cpu_caches_all_its_experts_or_none():
+    quant = CATALOG.get("Q4_K_M")
+    # a token of Qwen3-30B-A3B at 80 MB reads ~9 MB, but over many tokens every expert: nothing stays cached
+    moe = estimate(
+        80_000_000, QWEN3_30B, 0, 0.0, None, (25.0, "t"), quant, "cpu", cpu_cores=2, cpu_cache_bytes=64 * 2**20
+    )
+    assert moe.reads[0].bytes_per_token < 16_000_000 and "cache" not in moe.bound_by

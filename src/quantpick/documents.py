@@ -46,6 +46,7 @@ class RamDoc(TypedDict):
     host_total_bytes: int | None
     cgroup_limit_bytes: int | None
     bandwidth_gbps: float | None
+    bandwidth_source: str | None
 
 
 class GpuDoc(TypedDict):
@@ -74,6 +75,8 @@ class CpuDoc(TypedDict):
     physical_cores: int | None
     logical_cores: int | None
     flags: dict[str, bool]
+    cache_bytes: int | None
+    cache_source: str | None
 
 
 class HardwareDoc(TypedDict):

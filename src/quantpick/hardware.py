@@ -44,7 +44,8 @@ class Ram:
     source: str
     host_total_bytes: int | None = None
     cgroup_limit_bytes: int | None = None
-    bandwidth_gbps: float | None = None  # from a saved hardware file; the probe does not measure it
+    bandwidth_gbps: float | None = None  # measured by `probe --measure`, or from a saved hardware file
+    bandwidth_source: str | None = None
 
 
 @dataclass
@@ -54,6 +55,8 @@ class Cpu:
     physical_cores: int | None = None
     logical_cores: int | None = None
     flags: dict[str, bool] = field(default_factory=dict)
+    cache_bytes: int | None = None  # cache a token's weights can stay in between tokens (probe.cpu.weights_cache)
+    cache_source: str | None = None
 
     def has(self, flag: str) -> bool:
         return bool(self.flags.get(flag))

@@ -335,7 +335,7 @@ def bandwidths(hw: Hardware, budget: Budget, options: Options) -> tuple[tuple[fl
     if options.ram_bandwidth_gbps:
         return gpu, (options.ram_bandwidth_gbps, "--ram-bandwidth")
     if _plausible(hw.ram.bandwidth_gbps) and hw.ram.bandwidth_gbps:
-        return gpu, (hw.ram.bandwidth_gbps, "the saved hardware file")
+        return gpu, (hw.ram.bandwidth_gbps, hw.ram.bandwidth_source or "the saved hardware file")
     if gpu is not None and hw.backend == "metal":
         return gpu, (gpu[0], "unified memory: the GPU's bandwidth")
     return gpu, (
@@ -433,6 +433,7 @@ def evaluate(
                 hw.backend,
                 expert_layers_on_cpu=cand.cpu_moe_layers or 0,
                 cpu_cores=hw.cpu.physical_cores or hw.cpu.logical_cores,
+                cpu_cache_bytes=hw.cpu.cache_bytes,
                 network_seconds=network_seconds,
             )
 

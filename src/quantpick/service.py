@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from quantpick.hardware import Hardware
     from quantpick.hub import Listing, RepoHit
     from quantpick.naming import OtherFile, ParsedRepo, QuantGroup
+    from quantpick.probe.memory_speed import MemorySpeed
     from quantpick.rules import Budget, Decision, Recommendation, SizePlan
     from quantpick.runners import Handoff
 
@@ -132,6 +133,30 @@ def probe() -> Hardware:
     from quantpick.probe import probe_hardware
 
     return probe_hardware()
+
+
+def measure_memory(hw: Hardware, measure: Callable[[int | None], MemorySpeed] | None = None) -> Hardware:
+    """`hw` with its RAM bandwidth and CPU cache measured on this machine (about two seconds, every core busy).
+
+    `measure` replaces the measurement (tests); a failed one leaves the figures as they were, with a warning.
+    """
+    from quantpick.probe.memory_speed import CACHED_RATIO, MEASURE_SOURCE, MeasureFailed
+    from quantpick.probe.memory_speed import measure as measure_here
+
+    try:
+        speed = (measure or measure_here)(hw.cpu.physical_cores or hw.cpu.logical_cores)
+    except (MeasureFailed, OSError) as exc:
+        hw.warnings.append(f"could not measure memory speed: {exc}")
+        return hw
+    hw.ram.bandwidth_gbps = speed.ram_gbps
+    hw.ram.bandwidth_source = f"{MEASURE_SOURCE} ({speed.workers} processes reading 1 GiB)"
+    hw.cpu.cache_bytes = speed.cache_bytes
+    hw.cpu.cache_source = (
+        f"{MEASURE_SOURCE}: read at {CACHED_RATIO:g}x RAM speed or more up to this size"
+        if speed.cache_bytes
+        else f"{MEASURE_SOURCE}: no size read faster than RAM"
+    )
+    return hw
 
 
 def resolve_hardware(

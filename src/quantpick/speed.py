@@ -33,6 +33,14 @@ DEFAULT_METAL_BANDWIDTH = 100.0  # GB/s: Apple M2 and M3, the base chips (Apple'
 # between days).
 CPU_CORE_GBPS = 6.7
 DEFAULT_CPU_CORES = 8
+# Weights that stay in the CPU's caches between tokens are not read from RAM: llama-bench b11434 (tg64) on
+# Llama-shaped Q4_K_M files on this project's VM reads a 35 MB token at 12 GB/s per core on 2 threads, where
+# 105-174 MB read at 5.4-6.5 from RAM. The caches hold a token's weights up to about half the size that memchr
+# (`probe --measure`) still reads at cache speed: 35 MB cached and 70 MB not on 1 thread, against memchr's 96 MB;
+# 70 MB half cached on 2 threads, against 128 MB (bench/speed/results.md, "Weights in the CPU's caches").
+CACHE_CORE_GBPS = 11.3
+WEIGHTS_CACHE_SHARE = 0.5
+CACHE_SOURCE = "weights in the CPU's caches read at 11.3 GB/s per core, llama-bench b11434 (bench/speed)"
 # Each type's CPU kernels per byte of weights, relative to Q4_K, by a quant's main tensor type; they scale the
 # compute bound, never the memory one. llama-bench b11434 on this project's AVX-512/AMX machine, 2 threads
 # (bench/speed/results.md): on the label's own file where bench/speed has one (llama3 shape: Q3_K_M 0.74 and 0.75
@@ -155,6 +163,13 @@ def parameter_count(shape: ModelShape, file_bytes: int, bpw: float | None) -> fl
     return total
 
 
+def _used_share(shape: ModelShape | None) -> float:
+    """The share of its experts one token uses (1 for a dense model)."""
+    if shape is None or not shape.expert_count:
+        return 1.0
+    return min((shape.expert_used_count or 0) / shape.expert_count, 1.0)
+
+
 def active_fraction(shape: ModelShape | None, file_params: float | None = None) -> tuple[float, float]:
     """(fraction of the file one token reads, fraction of the file that is expert tensors).
 
@@ -188,15 +203,21 @@ def estimate(
     *,
     expert_layers_on_cpu: int = 0,
     cpu_cores: int | None = None,
+    cpu_cache_bytes: int | None = None,
     network_seconds: float = 0.0,
 ) -> SpeedEstimate:
     """Tokens/s for a file of `weights_bytes` with `gpu_share` of its layers (0..1) on the GPU.
 
     With `expert_layers_on_cpu` (--n-cpu-moe N) every layer is on the GPU except the experts of N layers.
+    `cpu_cache_bytes` is the CPU's cache (Cpu.cache_bytes): weights the CPU holds that fit in its share of it
+    are read at cache speed, bound by compute alone.
     """
     bpw = (quant.bpw_effective or quant.bpw_nominal) if quant is not None else None
     read_fraction, expert_fraction = active_fraction(shape, weights_bytes * 8 / bpw if bpw else None)
     per_token = weights_bytes * read_fraction
+    # what the CPU reads over many tokens: for an MoE every expert it holds, not only those one token uses
+    unused_experts = weights_bytes * expert_fraction * (1 - _used_share(shape))
+    cpu_working_set = per_token + unused_experts
     reads: list[DeviceRead] = []
     if gpu_bandwidth is not None and (gpu_share > 0 or expert_layers_on_cpu):
         if expert_layers_on_cpu and shape is not None and shape.expert_count:
@@ -206,9 +227,11 @@ def estimate(
             on_cpu = expert_read * min(expert_layers_on_cpu, moe_layers) / max(moe_layers, 1)
             gpu_part = per_token - on_cpu + kv_read_bytes
             cpu_part = on_cpu
+            cpu_working_set = on_cpu / used if used else on_cpu
         else:
             gpu_part = per_token * gpu_share + kv_read_bytes * gpu_share
             cpu_part = per_token * (1 - gpu_share) + kv_read_bytes * (1 - gpu_share)
+            cpu_working_set *= 1 - gpu_share
         reads.append(DeviceRead("gpu", gpu_part, *gpu_bandwidth))
         if cpu_part > 0:
             reads.append(DeviceRead("cpu", cpu_part, *cpu_bandwidth))
@@ -216,9 +239,12 @@ def estimate(
         reads.append(DeviceRead("cpu", per_token + kv_read_bytes, *cpu_bandwidth))
     factors = {r.device: kernel_factor(quant, backend if r.device == "gpu" else "cpu") for r in reads}
     cores = cpu_cores or DEFAULT_CPU_CORES
-    compute_ceiling = cores * CPU_CORE_GBPS
+    cached = bool(cpu_cache_bytes) and cpu_working_set <= (cpu_cache_bytes or 0) * WEIGHTS_CACHE_SHARE
+    compute_ceiling = cores * (CACHE_CORE_GBPS if cached else CPU_CORE_GBPS)
 
     def rate(read: DeviceRead) -> float:
+        if read.device == "cpu" and cached:
+            return compute_ceiling * factors["cpu"][0]
         if read.device == "cpu":
             return min(read.bandwidth_gbps * CPU_EFFICIENCY, compute_ceiling * factors["cpu"][0])
         return read.bandwidth_gbps * GPU_EFFICIENCY * factors["gpu"][0]
@@ -231,9 +257,13 @@ def estimate(
     factor, why = min(factors.values(), key=lambda f: f[0])
     cpu_reads = [r for r in reads if r.device == "cpu"]
     cpu_factor = factors["cpu"][0] if "cpu" in factors else 1.0
-    compute_bound = bool(cpu_reads) and compute_ceiling * cpu_factor < cpu_reads[0].bandwidth_gbps * CPU_EFFICIENCY
+    compute_bound = bool(cpu_reads) and (
+        cached or compute_ceiling * cpu_factor < cpu_reads[0].bandwidth_gbps * CPU_EFFICIENCY
+    )
     slowest = max(reads, key=lambda r: r.bytes_per_token / rate(r))
     what = "compute" if slowest.device == "cpu" and compute_bound else "memory bandwidth"
+    if what == "compute" and cached:
+        what = "compute (weights in cache)"
     bound = f"{slowest.device} {what}" + (" (split)" if len(reads) > 1 else "")
     if network_seconds > compute_seconds:
         bound = "network (RPC)"
@@ -246,9 +276,17 @@ def estimate(
         basis += f", + {GPU_SECONDS_PER_LAYER * 1e3:g} ms per GPU layer"
     if network_seconds:
         basis += f", + {network_seconds * 1e3:.2f} ms of network per token (RPC)"
-    if compute_bound:
+    if cached:
+        basis += (
+            f"; the CPU's {cpu_working_set / 1e6:.0f} MB of weights fit in its cache"
+            f" ({(cpu_cache_bytes or 0) / 2**20:.0f} MiB, x{WEIGHTS_CACHE_SHARE:g} for weights):"
+            f" {cores} cores x {CACHE_CORE_GBPS * cpu_factor:.3g} GB/s each"
+        )
+    elif compute_bound:
         basis += f"; {cores} CPU cores x {CPU_CORE_GBPS * cpu_factor:.2g} GB/s of weights each cap the CPU part"
     sources = [*(r.bandwidth_source for r in reads), EFFICIENCY_SOURCE]
+    if cached:
+        sources.append(CACHE_SOURCE)
     if cpu_factor != 1.0 and cpu_reads:
         sources.append(CPU_KERNEL_SOURCE)
     source = "; ".join(dict.fromkeys(sources))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,6 +16,7 @@ EPILOG = """\b
 Examples:
   quantpick probe
   quantpick probe --json > hw.json            # then: quantpick recommend REPO --hardware hw.json
+  quantpick probe --measure --json > hw.json  # with RAM bandwidth and CPU cache measured (~2 s)
   CUDA_VISIBLE_DEVICES=1 quantpick probe      # only the GPUs llama.cpp will see
 """
 
@@ -49,16 +50,35 @@ def render_hardware(out: Output, hw: Hardware) -> None:
     flags = ", ".join(name for name, on in cpu.flags.items() if on) or "none of interest"
     cores = f"{cpu.physical_cores or '?'} cores / {cpu.logical_cores or '?'} threads"
     out.show(plain(f"CPU      {cpu.model or 'unknown'} ({cores}); flags: {flags}"))
+    if cpu.cache_bytes:
+        out.show(f"cache    {format_size(cpu.cache_bytes)}  [dim]({plain(cpu.cache_source or 'probe')})[/dim]")
+    if ram.bandwidth_gbps:
+        out.show(f"memory   {ram.bandwidth_gbps:g} GB/s  [dim]({plain(ram.bandwidth_source or 'file')})[/dim]")
     out.show(f"backend  {hw.backend}  [dim]({hw.backend_source})[/dim]")
 
 
-def probe_command(ctx: typer.Context, _json: JsonOpt = False, _quiet: QuietOpt = False) -> None:
+MeasureOpt = Annotated[
+    bool,
+    typer.Option(
+        "--measure",
+        help="Also measure RAM read bandwidth and the CPU cache that stays fast (about two seconds, all cores busy);"
+        " recommend uses both from a saved file.",
+    ),
+]
+
+
+def probe_command(
+    ctx: typer.Context, measure: MeasureOpt = False, _json: JsonOpt = False, _quiet: QuietOpt = False
+) -> None:
     """Show RAM (container-aware), GPU memory and CPU features, with the source of every figure."""
     from quantpick import service
     from quantpick.documents import probe_document
 
     out = output(ctx)
     hw = service.probe()
+    if measure:
+        out.info("Measuring memory speed (about two seconds)...")
+        hw = service.measure_memory(hw)
     if out.json_mode:
         out.json(probe_document(hw))
     else:

@@ -8,6 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from quantpick.hardware import Cpu
+from quantpick.probe._files import read_text
+
+SIZE_UNITS = {"K": 1024, "M": 1024 * 1024, "G": 1024 * 1024 * 1024}
 
 # flag name in quantpick -> tokens in /proc/cpuinfo (x86 "flags", arm64 "Features")
 LINUX_FLAGS = {
@@ -21,6 +24,7 @@ LINUX_FLAGS = {
     "dotprod": ("asimddp",),
     "i8mm": ("i8mm",),
     "sve": ("sve",),
+    "hypervisor": ("hypervisor",),  # a guest: the caches sysfs shows are the host's, shared with other tenants
 }
 DARWIN_FLAGS = {
     "avx2": "hw.optional.avx2_0",
@@ -86,4 +90,46 @@ def probe_cpu(root: Path, *, system: str, run: Callable[[str], str | None] | Non
     cpu = parse_cpuinfo(text)
     cpu.arch = arch
     cpu.logical_cores = cpu.logical_cores or os.cpu_count()
+    cpu.cache_bytes, cpu.cache_source = weights_cache(read_caches(root), guest=cpu.has("hypervisor"))
     return cpu
+
+
+def read_caches(root: Path) -> dict[int, int]:
+    """Bytes of data cache at each level >= 2, summed over distinct instances (sysfs cpu*/cache/index*)."""
+    seen: dict[tuple[int, str], int] = {}
+    for index in sorted((root / "sys" / "devices" / "system" / "cpu").glob("cpu[0-9]*/cache/index[0-9]*")):
+        level, kind = read_text(index / "level"), read_text(index / "type")
+        size, shared = parse_size(read_text(index / "size")), read_text(index / "shared_cpu_list")
+        if not (level and level.isdigit()) or int(level) < 2 or kind not in ("Data", "Unified") or not size:
+            continue
+        seen[(int(level), shared or str(index.parent.parent.name))] = size
+    levels: dict[int, int] = {}
+    for (depth, _), size in seen.items():
+        levels[depth] = levels.get(depth, 0) + size
+    return levels
+
+
+def parse_size(text: str | None) -> int | None:
+    """'2048K' -> 2097152; sysfs writes cache sizes in KiB with a unit letter."""
+    if not text:
+        return None
+    unit = SIZE_UNITS.get(text[-1].upper(), 1)
+    digits = text[:-1] if text[-1].upper() in SIZE_UNITS else text
+    return int(digits) * unit if digits.isdigit() and int(digits) < 1 << 40 else None
+
+
+def weights_cache(levels: dict[int, int], *, guest: bool) -> tuple[int | None, str | None]:
+    """The CPU cache a token's weights can stay in between tokens, and why.
+
+    The L2s and the last level together on a machine of one's own; a guest counts its L2s only, as the host's
+    last-level cache it is shown is shared with tenants it cannot see (this project's 2-vCPU VM is shown 480 MiB
+    of L3, yet reads slow to RAM speed past 64 MiB: bench/speed/results.md).
+    """
+    l2 = levels.get(2, 0)
+    last = sum(size for level, size in levels.items() if level >= 3)
+    if not l2 and not last:
+        return None, None
+    if guest:
+        return (l2, "sysfs L2s; a VM's L3 is the host's, shared: not counted") if l2 else (None, None)
+    named = " + ".join(f"L{level}" for level in sorted(levels) if levels[level])
+    return l2 + last, f"sysfs {named}"

@@ -1,0 +1,104 @@
+"""`probe --measure`: how fast this machine's cores read memory, and how much of it stays in their caches.
+
+Each of N worker processes (N = the cores llama.cpp would use) scans its own buffer with memchr
+(bytes.find of a byte that is absent), the simplest full-speed read there is, at growing sizes. The
+aggregate rate over a 1 GiB total is the RAM bandwidth; the largest size still read well above that
+rate is the cache a token's weights can stay in. Processes, not threads: bytes.find holds the GIL.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+MiB = 1024 * 1024
+GB = 1e9
+# Totals over all workers. 1 GiB is far past any CPU's cache: the RAM figure.
+CACHE_SIZES = tuple(size * MiB for size in (4, 8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512))
+RAM_SIZE = 1024 * MiB
+# A size counts as cached while it reads this much faster than RAM: memchr reads 2x RAM's rate from the
+# caches on this project's VM (bench/speed/results.md), so 1.5x is clear of its noise either way.
+CACHED_RATIO = 1.5
+SECONDS_PER_SIZE = 0.05
+MEASURE_SOURCE = "measured by quantpick probe --measure"
+
+
+class MeasureFailed(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class MemorySpeed:
+    ram_gbps: float
+    cache_bytes: int | None  # None: no size read faster than RAM
+    workers: int
+    curve: tuple[tuple[int, float], ...]  # (total bytes, GB/s)
+
+
+def cached_size(curve: Sequence[tuple[int, float]], ram_gbps: float) -> int | None:
+    """The largest size of an unbroken run from the smallest up that reads at CACHED_RATIO x RAM or more."""
+    best = None
+    for size, gbps in sorted(curve):
+        if gbps < ram_gbps * CACHED_RATIO:
+            break
+        best = size
+    return best
+
+
+def _worker(sizes: Sequence[int], parts: int, barrier: Any, results: Any) -> None:
+    for total in sizes:
+        buffer = bytearray(b"\x01") * max(total // parts, 4096)  # written, so every page is real memory
+        buffer.find(b"\x00")  # warm: the first scan faults the pages in
+        barrier.wait(timeout=60)
+        start = time.perf_counter()
+        scans = 0
+        while True:
+            buffer.find(b"\x00")
+            scans += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= SECONDS_PER_SIZE and scans >= 2:
+                break
+        results.put((total, len(buffer) * scans, elapsed))
+        del buffer
+
+
+def measure(
+    workers: int | None = None, *, cache_sizes: Sequence[int] = CACHE_SIZES, ram_size: int = RAM_SIZE
+) -> MemorySpeed:
+    """Measure with `workers` processes (default: every CPU this process may run on). Takes about two seconds.
+
+    Raises MeasureFailed when a worker does not report (killed, out of memory)."""
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    count = max(1, workers)
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context: Any = multiprocessing.get_context(method)
+    barrier = context.Barrier(count)
+    results = context.Queue()
+    sizes = (*cache_sizes, ram_size)
+    processes = [context.Process(target=_worker, args=(sizes, count, barrier, results)) for _ in range(count)]
+    for process in processes:
+        process.start()
+    try:
+        reports: dict[int, list[tuple[int, float]]] = {}
+        for _ in range(len(sizes) * count):
+            try:
+                total, scanned, elapsed = results.get(timeout=60)
+            except queue.Empty:
+                raise MeasureFailed("a measuring process stopped without reporting") from None
+            reports.setdefault(total, []).append((scanned, elapsed))
+    finally:
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+    # the workers ran side by side after a barrier: their rates add up
+    rates = {total: sum(scanned / elapsed for scanned, elapsed in runs) / GB for total, runs in reports.items()}
+    ram = rates[ram_size]
+    curve = tuple((size, round(rates[size], 1)) for size in cache_sizes)
+    return MemorySpeed(round(ram, 1), cached_size(curve, ram), count, curve)
