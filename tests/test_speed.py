@@ -11,6 +11,7 @@ from quantpick.speed import (
     CODEBOOK_FACTOR_GPU,
     CPU_CORE_GBPS,
     CPU_KERNEL_FACTORS,
+    WEIGHTS_CACHE_SHARE,
     SpeedEstimate,
     active_fraction,
     estimate,
@@ -120,9 +121,11 @@ def test_weights_that_fit_the_cpu_cache_run_at_cache_speed():
     assert cached.generation_tokens_per_second == pytest.approx(2 * CACHE_CORE_GBPS * 1e9 / per_token)
     assert cached.bound_by == "cpu compute (weights in cache)" and "fit in its cache" in cached.basis
     assert "in the CPU's caches" in cached.source and "caches" not in from_ram.source
-    # only the weights' share of the cache counts: half of it
-    assert estimate(*args, cpu_cores=2, cpu_cache_bytes=int(2 * per_token) - 10**6).bound_by == "cpu compute"
-    assert "cache" in estimate(*args, cpu_cores=2, cpu_cache_bytes=int(2 * per_token) + 10**6).bound_by
+    # only the weights' share of the cache counts
+    needed = per_token / WEIGHTS_CACHE_SHARE
+    assert WEIGHTS_CACHE_SHARE < 1
+    assert estimate(*args, cpu_cores=2, cpu_cache_bytes=int(needed) - 10**6).bound_by == "cpu compute"
+    assert "cache" in estimate(*args, cpu_cores=2, cpu_cache_bytes=int(needed) + 10**6).bound_by
 
 
 def test_an_moe_on_the_cpu_caches_all_its_experts_or_none():

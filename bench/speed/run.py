@@ -6,8 +6,10 @@
 
 The first table runs quantpick's speed model (src/quantpick/speed.py) on the hardware and files of published
 tg128 figures, each with its source. The second measures tg64 with llama-bench (b11434, CPU, every core of this
-machine) on the bench/accuracy models and compares quantpick's estimate for this machine, with its RAM bandwidth
-measured here by reading a 1 GiB array from every core.
+machine) on the bench/accuracy models and compares quantpick's estimate for this machine, given the RAM bandwidth
+and the CPU cache that `quantpick probe --measure` measures here. The third measures Llama-shaped files of 35-174
+MB per token, on one core and on all: the source of the cache constants in speed.py. The fourth times each tensor
+type's CPU kernels: the source of speed.CPU_KERNEL_FACTORS.
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,8 +26,11 @@ sys.path.insert(0, str(ROOT / "bench" / "accuracy"))
 WORK = ROOT / "bench" / "_work" / "accuracy"
 LLAMA = WORK / "llama" / "build" / "bin"
 
+from models import SHAPES, Shape, write  # noqa: E402
+
 from quantpick.catalog import load_catalog  # noqa: E402
-from quantpick.gguf import ModelShape  # noqa: E402
+from quantpick.gguf import ModelShape, read_metadata, shape_from_metadata  # noqa: E402
+from quantpick.probe.memory_speed import MemorySpeed, measure  # noqa: E402
 from quantpick.speed import estimate  # noqa: E402
 
 GB, GiB = 1e9, 1024**3
@@ -158,24 +161,6 @@ def published_rows() -> list[str]:
     return rows
 
 
-def ram_bandwidth(threads: int) -> float:
-    """GB/s reading a 1 GiB array split across `threads` threads (numpy releases the GIL while it sums)."""
-    import numpy as np
-
-    data = np.ones(GiB // 8, dtype=np.float64)
-    parts = np.array_split(data, threads)
-    best = 0.0
-    for _ in range(5):
-        workers = [threading.Thread(target=part.sum) for part in parts]
-        start = time.perf_counter()
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        best = max(best, data.nbytes / (time.perf_counter() - start) / GB)
-    return best
-
-
 def llama_bench(path: Path, threads: int) -> float:
     command = [str(LLAMA / "llama-bench"), "-m", str(path), "-p", "0", "-n", "64", "-r", "3", "-t", str(threads)]
     if "deepseek2" in path.name:
@@ -193,19 +178,43 @@ def quantized(f16: Path, path: Path, kind: str, *flags: str) -> Path:
     return path
 
 
+def file_shape(path: Path) -> ModelShape:
+    with path.open("rb") as handle:
+        values, _ = read_metadata(handle.read(16 << 20))
+    return shape_from_metadata(values)
+
+
+def machine_line(threads: int, memory: MemorySpeed) -> str:
+    cache = f"{memory.cache_bytes / 2**20:.0f} MiB" if memory.cache_bytes else "none"
+    return (
+        f"CPU backend, {threads} thread{'s' if threads > 1 else ''}; measured by `quantpick probe --measure`'s"
+        f" code: RAM {memory.ram_gbps:.1f} GB/s, cache {cache}. quantpick is given both and the core count."
+    )
+
+
+def ours(path: Path, shape: ModelShape, quant: str, threads: int, memory: MemorySpeed) -> float:
+    speed = estimate(
+        path.stat().st_size,
+        shape,
+        0,
+        0.0,
+        None,
+        (memory.ram_gbps, "measured"),
+        load_catalog().get(quant),
+        "cpu",
+        cpu_cores=threads,
+        cpu_cache_bytes=memory.cache_bytes,
+    )
+    return speed.generation_tokens_per_second
+
+
 def local_rows() -> list[str]:
-    from models import SHAPES
-
-    from quantpick.gguf import read_metadata, shape_from_metadata
-
-    catalog = load_catalog()
     threads = os.cpu_count() or 1
-    bandwidth = ram_bandwidth(threads)
+    memory = measure(threads)
     rows = [
         "## llama-bench on this machine",
         "",
-        f"CPU backend, {threads} threads; RAM bandwidth measured here: {bandwidth:.1f} GB/s ({threads} threads"
-        " reading 1 GiB). quantpick is given that bandwidth and the core count.",
+        machine_line(threads, memory),
         "",
         "| model | quant | file | llama-bench tg64 | quantpick | error |",
         "|---|---|---:|---:|---:|---:|",
@@ -215,26 +224,60 @@ def local_rows() -> list[str]:
     files = [(s.name, "Q4_K_M") for s in SHAPES] + extra
     for name, quant in files:
         path = quantized(WORK / "models" / f"{name}-F16.gguf", WORK / "models" / f"{name}-{quant}.gguf", quant)
-        with path.open("rb") as handle:
-            values, _ = read_metadata(handle.read(16 << 20))
-        shape = shape_from_metadata(values)
         measured = llama_bench(path, threads)
-        speed = estimate(
-            path.stat().st_size,
-            shape,
-            0,
-            0.0,
-            None,
-            (bandwidth, "measured"),
-            catalog.get(quant),
-            "cpu",
-            cpu_cores=threads,
-        )
-        ours = speed.generation_tokens_per_second
+        estimated = ours(path, file_shape(path), quant, threads, memory)
         rows.append(
-            f"| {name} | {quant} | {path.stat().st_size / GiB:.2f} GiB | {measured:.2f} t/s | {ours:.2f} t/s |"
-            f" {(ours - measured) / measured:+.0%} |"
+            f"| {name} | {quant} | {path.stat().st_size / GiB:.2f} GiB | {measured:.2f} t/s | {estimated:.2f} t/s |"
+            f" {(estimated - measured) / measured:+.0%} |"
         )
+    return rows
+
+
+def cache_shapes() -> list[Shape]:
+    """Llama-shaped files from 35 to 174 MB read per token (Q4_K_M), none of them a bench/accuracy model."""
+    return [
+        Shape(f"llama-{embd}", "llama", f"{layers} layers of {embd}", layers, embd, 16, 16, ff, 32000, 4096)
+        for layers, embd, ff in ((4, 768, 2048), (6, 1024, 2816), (6, 1280, 3456), (6, 1536, 4096), (8, 1536, 4096))
+    ]
+
+
+def cache_rows() -> list[str]:
+    """Where weights stay in the CPU's caches and how fast they are read there, on one core and on all:
+    the source of speed.CACHE_CORE_GBPS and speed.WEIGHTS_CACHE_SHARE."""
+    from quantpick.speed import active_fraction
+
+    catalog = load_catalog()
+    folder = WORK / "cache"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        "## Weights in the CPU's caches",
+        "",
+        "Llama-shaped files (32k vocabulary, Q4_K_M) of growing width, tg64: GB of weights read a second per core,"
+        " and quantpick's estimate with the cache measured for that many cores.",
+        "",
+        "| threads | measured cache | file | read per token | llama-bench tg64 | GB/s per core | quantpick | error |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    counts = sorted({1, os.cpu_count() or 1})
+    for index, shape in enumerate(cache_shapes()):
+        f16 = folder / f"{shape.name}-{shape.layers}-F16.gguf"
+        if not f16.exists():
+            write(shape, f16, seed=index)
+        path = quantized(f16, folder / f"{shape.name}-{shape.layers}-Q4_K_M.gguf", "Q4_K_M")
+        header = file_shape(path)
+        quant = catalog.get("Q4_K_M")
+        fraction, _ = active_fraction(header, path.stat().st_size * 8 / (quant.bpw_effective or 4.89))
+        per_token = path.stat().st_size * fraction
+        for threads in counts:
+            memory = measure(threads)  # just before: this VM's share of the host's cache moves between minutes
+            measured = llama_bench(path, threads)
+            estimated = ours(path, header, "Q4_K_M", threads, memory)
+            cache = f"{memory.cache_bytes / 2**20:.0f} MiB" if memory.cache_bytes else "none"
+            rows.append(
+                f"| {threads} | {cache} | {shape.source} | {per_token / 1e6:.0f} MB | {measured:.1f} t/s |"
+                f" {measured * per_token / threads / GB:.1f} | {estimated:.1f} t/s |"
+                f" {(estimated - measured) / measured:+.0%} |"
+            )
     return rows
 
 
@@ -269,7 +312,7 @@ def main() -> None:
     rows = ["# quantpick's speed estimate vs llama.cpp", "", "Produced by `python bench/speed/run.py`.", ""]
     rows += published_rows()
     if "--published" not in sys.argv:
-        rows += ["", *local_rows(), "", *kernel_rows()]
+        rows += ["", *local_rows(), "", *cache_rows(), "", *kernel_rows()]
     text = "\n".join(rows) + "\n"
     (ROOT / "bench" / "speed" / "results.md").write_text(text)
     print(text)

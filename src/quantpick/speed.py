@@ -33,19 +33,22 @@ DEFAULT_METAL_BANDWIDTH = 100.0  # GB/s: Apple M2 and M3, the base chips (Apple'
 # between days).
 CPU_CORE_GBPS = 6.7
 DEFAULT_CPU_CORES = 8
-# Weights that stay in the CPU's caches between tokens are not read from RAM: llama-bench b11434 (tg64) on
-# Llama-shaped Q4_K_M files on this project's VM reads a 35 MB token at 12 GB/s per core on 2 threads, where
-# 105-174 MB read at 5.4-6.5 from RAM. The caches hold a token's weights up to about half the size that memchr
-# (`probe --measure`) still reads at cache speed: 35 MB cached and 70 MB not on 1 thread, against memchr's 96 MB;
-# 70 MB half cached on 2 threads, against 128 MB (bench/speed/results.md, "Weights in the CPU's caches").
-CACHE_CORE_GBPS = 11.3
+# Weights that stay in the CPU's caches between tokens are not read from RAM. llama-bench b11434 (tg64) on
+# Llama-shaped Q4_K_M files on this project's VM (bench/speed/results.md, "Weights in the CPU's caches"): a
+# 35 MB token reads at 10.4-12.4 GB/s per core on 2 threads (four runs; mamba-130m's 42 MB at 13.0), where
+# 105-174 MB read at 5.4-7.7 from RAM. How much stays cached follows what memchr (`probe --measure`, the best of
+# three sweeps) still reads at cache speed, 96-128 MiB here on 1 and 2 cores: llama.cpp's weights stayed cached
+# at 35 MB and not at 105, with 70 MB half way (8.3-12.7 GB/s per core over three runs). Half the measured size
+# is counted, the cautious end, so a file at the edge is never promised cache speed.
+CACHE_CORE_GBPS = 11.8
 WEIGHTS_CACHE_SHARE = 0.5
-CACHE_SOURCE = "weights in the CPU's caches read at 11.3 GB/s per core, llama-bench b11434 (bench/speed)"
+CACHE_SOURCE = "weights in the CPU's caches read at 11.8 GB/s per core, llama-bench b11434 (bench/speed)"
 # Each type's CPU kernels per byte of weights, relative to Q4_K, by a quant's main tensor type; they scale the
 # compute bound, never the memory one. llama-bench b11434 on this project's AVX-512/AMX machine, 2 threads
-# (bench/speed/results.md): on the label's own file where bench/speed has one (llama3 shape: Q3_K_M 0.74 and 0.75
-# of Q4_K_M on two runs, IQ4_XS 0.83 and 0.89), else on the type's pure file (Llama-2 shape, every tensor that
-# type, two runs: Q2_K 0.65/0.65, Q5_K 0.76/0.75, Q6_K 0.81/0.82, Q4_0 1.54/1.65, Q8_0 1.56/1.73, F16 1.40/1.70).
+# (bench/speed/results.md): on the label's own file where bench/speed has one (llama3 shape: Q3_K_M 0.74, 0.75
+# and 0.79 of Q4_K_M per byte on three runs, IQ4_XS 0.83, 0.89 and 0.91), else on the type's pure file (Llama-2
+# shape, every tensor that type, three runs: Q2_K 0.65/0.65/0.68, Q5_K 0.76/0.75/0.84, Q6_K 0.81/0.82/0.91,
+# Q4_0 1.54/1.65/1.75, Q8_0 1.56/1.73/1.65, F16 1.40/1.70/1.61).
 CPU_KERNEL_FACTORS: dict[str, float] = {
     "Q2_K": 0.65,
     "Q3_K": 0.75,

@@ -1,9 +1,10 @@
 """`probe --measure`: how fast this machine's cores read memory, and how much of it stays in their caches.
 
 Each of N worker processes (N = the cores llama.cpp would use) scans its own buffer with memchr
-(bytes.find of a byte that is absent), the simplest full-speed read there is, at growing sizes. The
-aggregate rate over a 1 GiB total is the RAM bandwidth; the largest size still read well above that
-rate is the cache a token's weights can stay in. Processes, not threads: bytes.find holds the GIL.
+(bytes.find of a byte that is absent), the simplest full-speed read there is, at growing sizes, three
+sweeps over all sizes. The aggregate rate over a 1 GiB total is the RAM bandwidth; the largest size still
+read well above that rate is the cache a token's weights can stay in. Processes, not threads: bytes.find
+holds the GIL.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ RAM_SIZE = 1024 * MiB
 # caches on this project's VM (bench/speed/results.md), so 1.5x is clear of its noise either way.
 CACHED_RATIO = 1.5
 SECONDS_PER_SIZE = 0.05
+SWEEPS = 3  # interleaved, so a burst of a neighbour's traffic spoils one sweep of a size, not all three
 MEASURE_SOURCE = "measured by quantpick probe --measure"
 
 
@@ -50,21 +52,24 @@ def cached_size(curve: Sequence[tuple[int, float]], ram_gbps: float) -> int | No
     return best
 
 
-def _worker(sizes: Sequence[int], parts: int, barrier: Any, results: Any) -> None:
-    for total in sizes:
-        buffer = bytearray(b"\x01") * max(total // parts, 4096)  # written, so every page is real memory
-        buffer.find(b"\x00")  # warm: the first scan faults the pages in
-        barrier.wait(timeout=60)
-        start = time.perf_counter()
-        scans = 0
-        while True:
-            buffer.find(b"\x00")
-            scans += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= SECONDS_PER_SIZE and scans >= 2:
-                break
-        results.put((total, len(buffer) * scans, elapsed))
-        del buffer
+def _worker(sizes: Sequence[int], parts: int, sweeps: int, barrier: Any, results: Any) -> None:
+    # one buffer for every size: a prefix scanned over and over is cached like a buffer of its own size
+    buffer = bytearray(b"\x01") * max(max(sizes) // parts, 4096)  # written, so every page is real memory
+    buffer.find(b"\x00")  # the first scan faults the pages in
+    for sweep in range(sweeps):
+        for total in sizes:
+            end = min(max(total // parts, 4096), len(buffer))
+            buffer.find(b"\x00", 0, end)
+            barrier.wait(timeout=60)
+            start = time.perf_counter()
+            scans = 0
+            while True:
+                buffer.find(b"\x00", 0, end)
+                scans += 1
+                elapsed = time.perf_counter() - start
+                if elapsed >= SECONDS_PER_SIZE and scans >= 2:
+                    break
+            results.put((sweep, total, end * scans, elapsed))
 
 
 def measure(
@@ -81,24 +86,26 @@ def measure(
     barrier = context.Barrier(count)
     results = context.Queue()
     sizes = (*cache_sizes, ram_size)
-    processes = [context.Process(target=_worker, args=(sizes, count, barrier, results)) for _ in range(count)]
+    arguments = (sizes, count, SWEEPS, barrier, results)
+    processes = [context.Process(target=_worker, args=arguments) for _ in range(count)]
     for process in processes:
         process.start()
     try:
-        reports: dict[int, list[tuple[int, float]]] = {}
-        for _ in range(len(sizes) * count):
+        reports: dict[tuple[int, int], float] = {}
+        for _ in range(SWEEPS * len(sizes) * count):
             try:
-                total, scanned, elapsed = results.get(timeout=60)
+                sweep, total, scanned, elapsed = results.get(timeout=60)
             except queue.Empty:
                 raise MeasureFailed("a measuring process stopped without reporting") from None
-            reports.setdefault(total, []).append((scanned, elapsed))
+            # the workers ran side by side after a barrier: their rates add up
+            reports[sweep, total] = reports.get((sweep, total), 0.0) + scanned / elapsed / GB
     finally:
         for process in processes:
             process.join(timeout=5)
             if process.is_alive():
                 process.kill()
-    # the workers ran side by side after a barrier: their rates add up
-    rates = {total: sum(scanned / elapsed for scanned, elapsed in runs) / GB for total, runs in reports.items()}
+    # the best sweep of each size: a neighbour's burst slows one sweep, never speeds one up
+    rates = {total: max(reports[sweep, total] for sweep in range(SWEEPS)) for total in sizes}
     ram = rates[ram_size]
     curve = tuple((size, round(rates[size], 1)) for size in cache_sizes)
     return MemorySpeed(round(ram, 1), cached_size(curve, ram), count, curve)
