@@ -136,7 +136,7 @@ def probe() -> Hardware:
 
 
 def measure_memory(hw: Hardware, measure: Callable[[int | None], MemorySpeed] | None = None) -> Hardware:
-    """`hw` with its RAM bandwidth and CPU cache measured on this machine (about two seconds, every core busy).
+    """`hw` with its RAM bandwidth and CPU cache measured on this machine (a few seconds, every core busy).
 
     `measure` replaces the measurement (tests); a failed one leaves the figures as they were, with a warning.
     """
@@ -149,7 +149,7 @@ def measure_memory(hw: Hardware, measure: Callable[[int | None], MemorySpeed] | 
         hw.warnings.append(f"could not measure memory speed: {exc}")
         return hw
     hw.ram.bandwidth_gbps = speed.ram_gbps
-    hw.ram.bandwidth_source = f"{MEASURE_SOURCE} ({speed.workers} processes reading 1 GiB)"
+    hw.ram.bandwidth_source = f"{MEASURE_SOURCE}: {speed.workers} processes reading 1 GiB"
     hw.cpu.cache_bytes = speed.cache_bytes
     hw.cpu.cache_source = (
         f"{MEASURE_SOURCE}: read at {CACHED_RATIO:g}x RAM speed or more up to this size"

@@ -16,7 +16,7 @@ EPILOG = """\b
 Examples:
   quantpick probe
   quantpick probe --json > hw.json            # then: quantpick recommend REPO --hardware hw.json
-  quantpick probe --measure --json > hw.json  # with RAM bandwidth and CPU cache measured (~2 s)
+  quantpick probe --measure --json > hw.json  # with RAM bandwidth and CPU cache measured (~3 s)
   CUDA_VISIBLE_DEVICES=1 quantpick probe      # only the GPUs llama.cpp will see
 """
 
@@ -61,7 +61,7 @@ MeasureOpt = Annotated[
     bool,
     typer.Option(
         "--measure",
-        help="Also measure RAM read bandwidth and the CPU cache that stays fast (about two seconds, all cores busy);"
+        help="Also measure RAM read bandwidth and the CPU cache that stays fast (a few seconds, all cores busy);"
         " recommend uses both from a saved file.",
     ),
 ]
@@ -77,7 +77,7 @@ def probe_command(
     out = output(ctx)
     hw = service.probe()
     if measure:
-        out.info("Measuring memory speed (about two seconds)...")
+        out.info("Measuring memory speed (a few seconds)...")
         hw = service.measure_memory(hw)
     if out.json_mode:
         out.json(probe_document(hw))

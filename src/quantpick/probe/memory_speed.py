@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,13 +76,13 @@ def _worker(sizes: Sequence[int], parts: int, sweeps: int, barrier: Any, results
 def measure(
     workers: int | None = None, *, cache_sizes: Sequence[int] = CACHE_SIZES, ram_size: int = RAM_SIZE
 ) -> MemorySpeed:
-    """Measure with `workers` processes (default: every CPU this process may run on). Takes about two seconds.
+    """Measure with `workers` processes (default: every CPU this process may run on). Takes a few seconds.
 
     Raises MeasureFailed when a worker does not report (killed, out of memory)."""
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     count = max(1, workers)
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    method = "fork" if sys.platform == "linux" else "spawn"  # fork is unsafe with macOS frameworks
     context: Any = multiprocessing.get_context(method)
     barrier = context.Barrier(count)
     results = context.Queue()
