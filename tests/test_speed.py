@@ -135,3 +135,15 @@ def test_an_moe_on_the_cpu_caches_all_its_experts_or_none():
         80_000_000, QWEN3_30B, 0, 0.0, None, (25.0, "t"), quant, "cpu", cpu_cores=2, cpu_cache_bytes=64 * 2**20
     )
     assert moe.reads[0].bytes_per_token < 16_000_000 and "cache" not in moe.bound_by
+
+
+def test_gemma_files_are_tied_whatever_their_size_says():
+    # the real Gemma 3 270M Q4_K_M: 253 MB, 72% of it a Q8_0 token_embd, so its size looks like two tables
+    gemma3_270m = ModelShape(
+        "gemma3", 18, 640, 32768, 4, 1, 256, 256, vocab_size=262144, feed_forward_length=2048, sliding_window=512
+    )
+    assert parameter_count(gemma3_270m, 253_113_024, 4.89) == pytest.approx(268e6, rel=0.03)
+    read, _ = active_fraction(gemma3_270m, 253_113_024 * 8 / 4.89)
+    assert read == pytest.approx(1.0, abs=0.01)  # the tied output matrix: every byte is read for every token
+    llama = ModelShape("llama", 18, 640, 32768, 4, 1, 256, 256, vocab_size=262144, feed_forward_length=2048)
+    assert active_fraction(llama, 253_113_024 * 8 / 4.89)[0] < 0.7  # size alone: an untied file

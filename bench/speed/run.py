@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "bench" / "accuracy"))
 WORK = ROOT / "bench" / "_work" / "accuracy"
 LLAMA = WORK / "llama" / "build" / "bin"
 
-from models import SHAPES, Shape, write  # noqa: E402
+from models import SHAPES, Shape, real_gemma3_270m, write  # noqa: E402
 
 from quantpick.catalog import load_catalog  # noqa: E402
 from quantpick.gguf import ModelShape, read_metadata, shape_from_metadata  # noqa: E402
@@ -222,8 +222,10 @@ def local_rows() -> list[str]:
     # Q3_K_M against IQ3_S and Q4_K_S against IQ4_XS: the I-quant kernels' CPU speed at about the same size
     extra = [("llama3-gqa", q) for q in ("Q3_K_M", "IQ3_S", "Q4_K_S", "IQ4_XS")]
     files = [(s.name, "Q4_K_M") for s in SHAPES] + extra
-    for name, quant in files:
-        path = quantized(WORK / "models" / f"{name}-F16.gguf", WORK / "models" / f"{name}-{quant}.gguf", quant)
+    made = [(name, quant, WORK / "models" / f"{name}-{quant}.gguf") for name, quant in files]
+    # and the real Gemma 3 270M Q4_K_M that bench/accuracy fetches: an uploader's mix of types (Q8_0 embeddings)
+    for name, quant, path in [*made, ("gemma3-270m (real)", "Q4_K_M", real_gemma3_270m(WORK))]:
+        quantized(WORK / "models" / f"{name}-F16.gguf", path, quant)
         measured = llama_bench(path, threads)
         estimated = ours(path, file_shape(path), quant, threads, memory)
         rows.append(

@@ -156,14 +156,28 @@ def parameter_split(shape: ModelShape) -> tuple[float, float, float]:
     return float(total), experts, embedding
 
 
-def parameter_count(shape: ModelShape, file_bytes: int, bpw: float | None) -> float:
-    """The model's parameters from its shape: one embedding table fewer when the file's size says it is tied."""
+# Architectures whose GGUF files never carry an output matrix of their own: llama.cpp's converter drops Gemma's
+# and Gemma 2's lm_head.weight (conversion/gemma.py, b11434), and Gemma 3 checkpoints tie it to the embeddings.
+# The file's size cannot tell here: uploaders keep these large embedding tables at Q8_0 or Q6_K, whatever the
+# label (the real Gemma 3 270M Q4_K_M: 72% of its bytes are a Q8_0 token_embd).
+TIED_ARCHITECTURES = ("gemma", "gemma2", "gemma3")
+
+
+def is_tied(shape: ModelShape, file_params: float | None) -> bool:
+    """Whether the output matrix is the embedding table: by architecture, else by the file's size (a tied file
+    is one embedding table smaller)."""
+    if shape.architecture in TIED_ARCHITECTURES:
+        return True
+    if file_params is None:
+        return False
     total, _, embedding = parameter_split(shape)
-    if bpw:
-        file_params = file_bytes * 8 / bpw
-        if abs(file_params - (total - embedding)) < abs(file_params - total):
-            return total - embedding
-    return total
+    return abs(file_params - (total - embedding)) < abs(file_params - total)
+
+
+def parameter_count(shape: ModelShape, file_bytes: int, bpw: float | None) -> float:
+    """The model's parameters from its shape: one embedding table fewer when it is tied."""
+    total, _, embedding = parameter_split(shape)
+    return total - embedding if is_tied(shape, file_bytes * 8 / bpw if bpw else None) else total
 
 
 def _used_share(shape: ModelShape | None) -> float:
@@ -185,8 +199,7 @@ def active_fraction(shape: ModelShape | None, file_params: float | None = None) 
     if total <= 0:
         return 1.0, 0.0
     used = (shape.expert_used_count or 0) / (shape.expert_count or 1) if experts else 0.0
-    tied = file_params is not None and abs(file_params - (total - embedding)) < abs(file_params - total)
-    if tied:
+    if is_tied(shape, file_params):
         total -= embedding  # the output matrix is the embedding table, read in full for every token
         read = total - experts * (1 - used)
     else:
