@@ -392,3 +392,11 @@ def test_a_tiny_model_in_a_big_cpu_cache_runs_at_cache_speed():
     cached = pick(box, files, small, quant="Q4_K_M")
     assert cached.pick.speed.bound_by == "cpu compute (weights in cache)"
     assert cached.pick.speed.generation_tokens_per_second > plain.pick.speed.generation_tokens_per_second
+
+
+def test_an_implausible_cache_from_a_file_is_ignored():
+    small = ModelShape("llama", 4, 768, 4096, 12, 12, 64, 64, vocab_size=32000, feed_forward_length=2048)
+    box = cpu_machine(8)
+    box.cpu.cache_bytes = 1 << 50  # a hand-edited file: 1 PiB of cache
+    result = pick(box, repo({"Q4_K_M": 0.05}), small, quant="Q4_K_M")
+    assert "cache" not in result.pick.speed.bound_by

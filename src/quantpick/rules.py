@@ -294,6 +294,14 @@ def _choose(pool: list[Candidate], prefer: Preference, backend: Backend) -> tupl
     return None, None
 
 
+MAX_CPU_CACHE = 16 * GiB  # the largest CPU caches are ~1.1 GiB a socket (EPYC 9684X's 3D V-Cache)
+
+
+def plausible_cache(size: int | None) -> int | None:
+    """A CPU cache from a probe or a saved file is input too: one over 16 GiB is ignored."""
+    return size if size and 0 < size <= MAX_CPU_CACHE else None
+
+
 def _plausible(gbps: float | None) -> bool:
     """A bandwidth from a probe or a saved file is input too: one outside (0, 100000] GB/s is ignored."""
     return isinstance(gbps, (int, float)) and 0 < gbps <= 100_000
@@ -433,7 +441,7 @@ def evaluate(
                 hw.backend,
                 expert_layers_on_cpu=cand.cpu_moe_layers or 0,
                 cpu_cores=hw.cpu.physical_cores or hw.cpu.logical_cores,
-                cpu_cache_bytes=hw.cpu.cache_bytes,
+                cpu_cache_bytes=plausible_cache(hw.cpu.cache_bytes),
                 network_seconds=network_seconds,
             )
 
