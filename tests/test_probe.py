@@ -15,7 +15,7 @@ from quantpick.probe import guess_backend, probe_hardware
 from quantpick.probe.apple import apple_gpu_budget
 from quantpick.probe.cpu import parse_cpuinfo, parse_size, probe_cpu, read_caches, weights_cache
 from quantpick.probe.drm import probe_drm
-from quantpick.probe.memory_speed import MeasureFailed, MemorySpeed, cached_size, measure
+from quantpick.probe.memory_speed import MeasureFailed, MemorySpeed, cached_size, measure, ram_total
 from quantpick.probe.nvidia import probe_nvidia
 from quantpick.probe.ram import probe_ram, read_cgroup_limit
 
@@ -472,6 +472,11 @@ def test_the_cached_size_is_the_last_fast_size_of_an_unbroken_run():
     curve = [(16 * MiB, 50.0), (64 * MiB, 45.0), (128 * MiB, 30.0), (256 * MiB, 40.0)]
     assert cached_size(curve, 25.0) == 64 * MiB  # 256 MiB reads fast again (noise): not counted
     assert cached_size(curve, 40.0) is None
+
+
+def test_the_ram_figure_reads_past_a_big_servers_cache():
+    assert ram_total(2) == 1024 * MiB
+    assert ram_total(96) == 96 * 32 * MiB  # 3 GiB: past a 96-core EPYC's 1152 MiB of L3
 
 
 def test_memory_is_measured_by_processes_side_by_side():

@@ -142,6 +142,7 @@ def measure_memory(hw: Hardware, measure: Callable[[int | None], MemorySpeed] | 
     """
     from quantpick.probe.memory_speed import CACHED_RATIO, MEASURE_SOURCE, MeasureFailed
     from quantpick.probe.memory_speed import measure as measure_here
+    from quantpick.sizes import format_size
 
     try:
         speed = (measure or measure_here)(hw.cpu.physical_cores or hw.cpu.logical_cores)
@@ -149,7 +150,8 @@ def measure_memory(hw: Hardware, measure: Callable[[int | None], MemorySpeed] | 
         hw.warnings.append(f"could not measure memory speed: {exc}")
         return hw
     hw.ram.bandwidth_gbps = speed.ram_gbps
-    hw.ram.bandwidth_source = f"{MEASURE_SOURCE}: {speed.workers} processes reading 1 GiB"
+    read = format_size(speed.ram_bytes)
+    hw.ram.bandwidth_source = f"{MEASURE_SOURCE}: {speed.workers} processes reading {read}"
     hw.cpu.cache_bytes = speed.cache_bytes
     hw.cpu.cache_source = (
         f"{MEASURE_SOURCE}: read at {CACHED_RATIO:g}x RAM speed or more up to this size"

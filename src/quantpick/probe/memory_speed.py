@@ -2,9 +2,9 @@
 
 Each of N worker processes (N = the cores llama.cpp would use) scans its own buffer with memchr
 (bytes.find of a byte that is absent), the simplest full-speed read there is, at growing sizes, three
-sweeps over all sizes. The aggregate rate over a 1 GiB total is the RAM bandwidth; the largest size still
-read well above that rate is the cache a token's weights can stay in. Processes, not threads: bytes.find
-holds the GIL.
+sweeps over all sizes. The aggregate rate over a 1 GiB total (32 MiB a worker at least) is the RAM
+bandwidth; the largest size still read well above that rate is the cache a token's weights can stay in.
+Processes, not threads: bytes.find holds the GIL.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from typing import Any
 
 MiB = 1024 * 1024
 GB = 1e9
-# Totals over all workers. 1 GiB is far past any CPU's cache: the RAM figure.
+# Totals over all workers. The RAM figure reads 1 GiB, and at least 32 MiB a worker: a 96-core EPYC's
+# 1152 MiB of L3 (9684X) would hold a 1 GiB total.
+RAM_PER_WORKER = 32 * MiB
 CACHE_SIZES = tuple(size * MiB for size in (4, 8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512))
 RAM_SIZE = 1024 * MiB
 # A size counts as cached while it reads this much faster than RAM: memchr reads 2x RAM's rate from the
@@ -41,6 +43,12 @@ class MemorySpeed:
     cache_bytes: int | None  # None: no size read faster than RAM
     workers: int
     curve: tuple[tuple[int, float], ...]  # (total bytes, GB/s)
+    ram_bytes: int = RAM_SIZE  # the total read for the RAM figure
+
+
+def ram_total(workers: int) -> int:
+    """Bytes read for the RAM figure: far past the caches of `workers` cores."""
+    return max(RAM_SIZE, workers * RAM_PER_WORKER)
 
 
 def cached_size(curve: Sequence[tuple[int, float]], ram_gbps: float) -> int | None:
@@ -74,7 +82,7 @@ def _worker(sizes: Sequence[int], parts: int, sweeps: int, barrier: Any, results
 
 
 def measure(
-    workers: int | None = None, *, cache_sizes: Sequence[int] = CACHE_SIZES, ram_size: int = RAM_SIZE
+    workers: int | None = None, *, cache_sizes: Sequence[int] = CACHE_SIZES, ram_size: int | None = None
 ) -> MemorySpeed:
     """Measure with `workers` processes (default: every CPU this process may run on). Takes a few seconds.
 
@@ -86,6 +94,8 @@ def measure(
     context: Any = multiprocessing.get_context(method)
     barrier = context.Barrier(count)
     results = context.Queue()
+    if ram_size is None:
+        ram_size = ram_total(count)
     sizes = (*cache_sizes, ram_size)
     arguments = (sizes, count, SWEEPS, barrier, results)
     processes = [context.Process(target=_worker, args=arguments) for _ in range(count)]
@@ -109,4 +119,4 @@ def measure(
     rates = {total: max(reports[sweep, total] for sweep in range(SWEEPS)) for total in sizes}
     ram = rates[ram_size]
     curve = tuple((size, round(rates[size], 1)) for size in cache_sizes)
-    return MemorySpeed(round(ram, 1), cached_size(curve, ram), count, curve)
+    return MemorySpeed(round(ram, 1), cached_size(curve, ram), count, curve, ram_size)
