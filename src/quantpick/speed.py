@@ -198,7 +198,7 @@ def active_fraction(shape: ModelShape | None, file_params: float | None = None) 
     total, experts, embedding = parameter_split(shape)
     if total <= 0:
         return 1.0, 0.0
-    used = (shape.expert_used_count or 0) / (shape.expert_count or 1) if experts else 0.0
+    used = _used_share(shape)
     if is_tied(shape, file_params):
         total -= embedding  # the output matrix is the embedding table, read in full for every token
         read = total - experts * (1 - used)
@@ -238,7 +238,7 @@ def estimate(
     if gpu_bandwidth is not None and (gpu_share > 0 or expert_layers_on_cpu):
         if expert_layers_on_cpu and shape is not None and shape.expert_count:
             moe_layers = shape.block_count - min(shape.leading_dense_block_count or 0, shape.block_count)
-            used = (shape.expert_used_count or 0) / shape.expert_count
+            used = _used_share(shape)
             expert_read = weights_bytes * expert_fraction * used
             on_cpu = expert_read * min(expert_layers_on_cpu, moe_layers) / max(moe_layers, 1)
             gpu_part = per_token - on_cpu + kv_read_bytes
