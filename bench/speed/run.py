@@ -31,9 +31,10 @@ from models import SHAPES, Shape, real_gemma3_270m, write  # noqa: E402
 from quantpick.catalog import load_catalog  # noqa: E402
 from quantpick.gguf import ModelShape, read_metadata, shape_from_metadata  # noqa: E402
 from quantpick.probe.memory_speed import MemorySpeed, measure  # noqa: E402
-from quantpick.speed import estimate  # noqa: E402
+from quantpick.speed import SpeedEstimate, estimate  # noqa: E402
 
 GB, GiB = 1e9, 1024**3
+CATALOG = load_catalog()
 LLAMA2_7B = ModelShape("llama", 32, 4096, 4096, 32, 32, 128, 128, vocab_size=32000, feed_forward_length=11008)
 LLAMA31_8B = ModelShape("llama", 32, 4096, 131072, 32, 8, 128, 128, vocab_size=128256, feed_forward_length=14336)
 
@@ -134,7 +135,6 @@ PUBLISHED = [
 
 
 def published_rows() -> list[str]:
-    catalog = load_catalog()
     rows = [
         "## Published tg128 figures",
         "",
@@ -150,7 +150,7 @@ def published_rows() -> list[str]:
             1.0 if on_gpu else 0.0,
             (bandwidth, bw_source) if on_gpu else None,
             (bandwidth, bw_source),
-            catalog.get(quant),
+            CATALOG.get(quant),
             backend,  # type: ignore[arg-type]
             cpu_cores=cores,
         )
@@ -184,28 +184,32 @@ def file_shape(path: Path) -> ModelShape:
     return shape_from_metadata(values)
 
 
+def cache_text(memory: MemorySpeed) -> str:
+    return f"{memory.cache_bytes / 2**20:.0f} MiB" if memory.cache_bytes else "none"
+
+
 def machine_line(threads: int, memory: MemorySpeed) -> str:
-    cache = f"{memory.cache_bytes / 2**20:.0f} MiB" if memory.cache_bytes else "none"
     return (
         f"CPU backend, {threads} thread{'s' if threads > 1 else ''}; measured by `quantpick probe --measure`'s"
-        f" code: RAM {memory.ram_gbps:.1f} GB/s, cache {cache}. quantpick is given both and the core count."
+        f" code: RAM {memory.ram_gbps:.1f} GB/s, cache {cache_text(memory)}. quantpick is given both and the core"
+        " count."
     )
 
 
-def ours(path: Path, shape: ModelShape, quant: str, threads: int, memory: MemorySpeed) -> float:
-    speed = estimate(
+def ours(path: Path, shape: ModelShape, quant: str, threads: int, memory: MemorySpeed) -> SpeedEstimate:
+    """quantpick's estimate for `path` on the CPU of this machine, as measured."""
+    return estimate(
         path.stat().st_size,
         shape,
         0,
         0.0,
         None,
         (memory.ram_gbps, "measured"),
-        load_catalog().get(quant),
+        CATALOG.get(quant),
         "cpu",
         cpu_cores=threads,
         cpu_cache_bytes=memory.cache_bytes,
     )
-    return speed.generation_tokens_per_second
 
 
 def local_rows() -> list[str]:
@@ -222,12 +226,12 @@ def local_rows() -> list[str]:
     # Q3_K_M against IQ3_S and Q4_K_S against IQ4_XS: the I-quant kernels' CPU speed at about the same size
     extra = [("llama3-gqa", q) for q in ("Q3_K_M", "IQ3_S", "Q4_K_S", "IQ4_XS")]
     files = [(s.name, "Q4_K_M") for s in SHAPES] + extra
-    made = [(name, quant, WORK / "models" / f"{name}-{quant}.gguf") for name, quant in files]
+    folder = WORK / "models"
+    made = [(n, q, quantized(folder / f"{n}-F16.gguf", folder / f"{n}-{q}.gguf", q)) for n, q in files]
     # and the real Gemma 3 270M Q4_K_M that bench/accuracy fetches: an uploader's mix of types (Q8_0 embeddings)
     for name, quant, path in [*made, ("gemma3-270m (real)", "Q4_K_M", real_gemma3_270m(WORK))]:
-        quantized(WORK / "models" / f"{name}-F16.gguf", path, quant)
         measured = llama_bench(path, threads)
-        estimated = ours(path, file_shape(path), quant, threads, memory)
+        estimated = ours(path, file_shape(path), quant, threads, memory).generation_tokens_per_second
         rows.append(
             f"| {name} | {quant} | {path.stat().st_size / GiB:.2f} GiB | {measured:.2f} t/s | {estimated:.2f} t/s |"
             f" {(estimated - measured) / measured:+.0%} |"
@@ -246,9 +250,6 @@ def cache_shapes() -> list[Shape]:
 def cache_rows() -> list[str]:
     """Where weights stay in the CPU's caches and how fast they are read there, on one core and on all:
     the source of speed.CACHE_CORE_GBPS and speed.WEIGHTS_CACHE_SHARE."""
-    from quantpick.speed import active_fraction
-
-    catalog = load_catalog()
     folder = WORK / "cache"
     folder.mkdir(parents=True, exist_ok=True)
     rows = [
@@ -267,16 +268,14 @@ def cache_rows() -> list[str]:
             write(shape, f16, seed=index)
         path = quantized(f16, folder / f"{shape.name}-{shape.layers}-Q4_K_M.gguf", "Q4_K_M")
         header = file_shape(path)
-        quant = catalog.get("Q4_K_M")
-        fraction, _ = active_fraction(header, path.stat().st_size * 8 / (quant.bpw_effective or 4.89))
-        per_token = path.stat().st_size * fraction
         for threads in counts:
             memory = measure(threads)  # just before: this VM's share of the host's cache moves between minutes
             measured = llama_bench(path, threads)
-            estimated = ours(path, header, "Q4_K_M", threads, memory)
-            cache = f"{memory.cache_bytes / 2**20:.0f} MiB" if memory.cache_bytes else "none"
+            speed = ours(path, header, "Q4_K_M", threads, memory)
+            estimated = speed.generation_tokens_per_second
+            per_token = speed.reads[0].bytes_per_token  # quantpick's bytes a token reads, the same on any core count
             rows.append(
-                f"| {threads} | {cache} | {shape.source} | {per_token / 1e6:.0f} MB | {measured:.1f} t/s |"
+                f"| {threads} | {cache_text(memory)} | {shape.source} | {per_token / 1e6:.0f} MB | {measured:.1f} t/s |"
                 f" {measured * per_token / threads / GB:.1f} | {estimated:.1f} t/s |"
                 f" {(estimated - measured) / measured:+.0%} |"
             )
